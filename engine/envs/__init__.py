@@ -1,0 +1,5 @@
+"""Environments: one registry over gymnax classic control, MinAtar and Brax."""
+
+from engine.envs.registry import ENV_NAMES, EnvSpec, get_spec, make_env
+
+__all__ = ["ENV_NAMES", "EnvSpec", "get_spec", "make_env"]

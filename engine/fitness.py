@@ -1,0 +1,168 @@
+"""Fitness of candidate datasets: train a fresh policy on each, roll it out.
+
+`Problem` holds everything static about a run (env, policy, labels, normalisation)
+and gives three pure functions:
+- `candidate_return(solution, init_key, rollout_key)`: one dataset, one init.
+- `population_fitness(key, population)`: the whole population, vmapped over init
+  seeds and members, the member axis sharded over all local devices (shard_map).
+- `dataset_returns(key, solution, init_keys)`: one dataset under several inits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import PartitionSpec
+
+from engine import dataset as ds_lib
+from engine import policy as policy_lib
+from engine.config import HadesConfig
+from engine.envs.registry import get_spec, make_env
+from engine.inner import make_bc_train
+from engine.rollout import ObsNorm, reduce_returns, rollout
+
+
+class Problem:
+    """The static parts of a HaDES fitness evaluation."""
+
+    def __init__(
+        self,
+        cfg: HadesConfig,
+        obs_mean: np.ndarray | None = None,
+        obs_var: np.ndarray | None = None,
+        fixed_labels: np.ndarray | None = None,
+        devices=None,
+    ):
+        self.cfg = cfg
+        self.spec = get_spec(cfg.env.name)
+        self.env = make_env(cfg.env.name, cfg.env.backend, cfg.env.episode_length)
+        self.policy = policy_lib.make_policy(self.spec, cfg.inner)
+        self.label_kind = ds_lib.resolve_label_kind(self.spec, cfg.dataset.labels)
+        self.train = make_bc_train(self.policy, self.spec, cfg.inner)
+        mode = cfg.env.normalize
+        if mode == "constant":
+            if obs_mean is None or obs_var is None:
+                raise ValueError("constant normalisation needs obs_mean and obs_var")
+            shape = self.spec.obs_shape
+            self.norm = ObsNorm(mode, jnp.asarray(obs_mean, jnp.float32).reshape(shape),
+                                jnp.asarray(obs_var, jnp.float32).reshape(shape))
+        else:
+            self.norm = ObsNorm(mode)
+        if fixed_labels is None:
+            fixed_labels = ds_lib.round_robin_labels(cfg.dataset.size,
+                                                     self.spec.action_dim)
+        self.fixed_labels = np.asarray(fixed_labels, np.int32)
+        self.devices = list(devices) if devices is not None else jax.local_devices()
+        self.template = ds_lib.solution_template(
+            self.spec, len(self.fixed_labels) if self.label_kind == "onehot"
+            else cfg.dataset.size, self.label_kind)
+
+    # One candidate ----------------------------------------------------------------
+    def targets(self, solution) -> jax.Array:
+        if self.label_kind == "continuous":
+            return solution["actions"]
+        if self.label_kind == "soft":
+            return jax.nn.softmax(solution["labels"], axis=-1)
+        return jax.nn.one_hot(self.fixed_labels, self.spec.action_dim)
+
+    def init_params(self, init_key):
+        return policy_lib.init_params(self.policy, self.spec, init_key)
+
+    def train_policy(self, solution, init_key):
+        """Fresh policy from `init_key`, behaviour-cloned on the candidate."""
+        params = self.init_params(init_key)
+        return self.train(params, solution["states"], self.targets(solution))
+
+    def policy_fn(self, params):
+        greedy = self.cfg.fitness.greedy
+
+        def fn(key, obs):
+            return policy_lib.act(self.policy, self.spec, params, key, obs, greedy)
+
+        return fn
+
+    def score_params(self, params, rollout_key) -> jax.Array:
+        f = self.cfg.fitness
+        stats, _ = rollout(rollout_key, self.env, self.policy_fn(params), f.num_envs,
+                           f.num_steps, self.norm)
+        return reduce_returns(stats, f.reduction)
+
+    def candidate_return(self, solution, init_key, rollout_key):
+        """(return, final BC loss) of one candidate under one init."""
+        params, loss = self.train_policy(solution, init_key)
+        return self.score_params(params, rollout_key), loss
+
+    # Keys -----------------------------------------------------------------------------
+    def generation_keys(self, key, population_size: int):
+        """Init and rollout keys, each (population, inits, 2)."""
+        f = self.cfg.fitness
+        k_init, k_roll = jax.random.split(key)
+        if f.common_random_numbers:
+            shape = (f.inits,)
+            tile = lambda k: jnp.broadcast_to(k, (population_size, *k.shape))  # noqa: E731
+        else:
+            shape = (population_size, f.inits)
+            tile = lambda k: k  # noqa: E731
+        n = int(np.prod(shape))
+        roll = jax.random.split(k_roll, n).reshape(*shape, 2)
+        if f.fixed_init:
+            init = jnp.broadcast_to(jax.random.PRNGKey(self.cfg.fixed_init_seed),
+                                    (*shape, 2))
+        else:
+            init = jax.random.split(k_init, n).reshape(*shape, 2)
+        return tile(init), tile(roll)
+
+    # Population ---------------------------------------------------------------------
+    def _member(self, solution, init_keys, roll_keys):
+        rets, losses = jax.vmap(self.candidate_return, in_axes=(None, 0, 0))(
+            solution, init_keys, roll_keys)
+        return rets.mean(), losses.mean()
+
+    def _members(self, population, init_keys, roll_keys):
+        mb = self.cfg.fitness.member_batch
+        n = jax.tree.leaves(population)[0].shape[0]
+        if mb and mb < n:
+            return jax.lax.map(lambda x: self._member(*x),
+                               (population, init_keys, roll_keys), batch_size=mb)
+        return jax.vmap(self._member)(population, init_keys, roll_keys)
+
+    def population_fitness(self, key, population):
+        """Mean return (population,) and mean final BC loss (population,)."""
+        n = jax.tree.leaves(population)[0].shape[0]
+        init_keys, roll_keys = self.generation_keys(key, n)
+        if len(self.devices) > 1:
+            mesh = jax.sharding.Mesh(np.array(self.devices), ("pop",))
+            spec = PartitionSpec("pop")
+            fn = jax.shard_map(self._members, mesh=mesh, in_specs=(spec, spec, spec),
+                               out_specs=(spec, spec), check_vma=False)
+            return fn(population, init_keys, roll_keys)
+        return self._members(population, init_keys, roll_keys)
+
+    # A single dataset -------------------------------------------------------------
+    def dataset_returns(self, key, solution, init_keys):
+        """Return of the dataset for each init key (inits,), and BC losses."""
+        roll_keys = jax.random.split(key, init_keys.shape[0])
+        return jax.vmap(self.candidate_return, in_axes=(None, 0, 0))(
+            solution, init_keys, roll_keys)
+
+    @partial(jax.jit, static_argnums=(0,))
+    def dataset_returns_jit(self, key, solution, init_keys):
+        return self.dataset_returns(key, solution, init_keys)
+
+
+@contextlib.contextmanager
+def legacy_rng(enabled: bool):
+    """jax < 0.5 random bits (threefry not partitionable), to reproduce old inits."""
+    if not enabled:
+        yield
+        return
+    old = jax.config.jax_threefry_partitionable
+    jax.config.update("jax_threefry_partitionable", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_threefry_partitionable", old)

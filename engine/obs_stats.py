@@ -1,0 +1,58 @@
+"""Constant observation statistics: from a file or estimated with a random policy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engine.envs.registry import EnvSpec
+from engine.rollout import ObsNorm, rollout
+
+
+def estimate(key, env, spec: EnvSpec, num_envs: int = 16, num_steps: int = 500):
+    """Mean and variance (obs_shape) of observations under uniform random actions."""
+
+    def random_policy(key, obs):
+        n = obs.shape[0]
+        if spec.discrete:
+            return jax.random.randint(key, (n,), 0, spec.action_dim)
+        return jax.random.uniform(key, (n, spec.action_dim), minval=spec.action_low,
+                                  maxval=spec.action_high)
+
+    @jax.jit
+    def run(key):
+        _, obs = rollout(key, env, random_policy, num_envs, num_steps, ObsNorm("none"),
+                         record_fn=lambda s, o, a, r, d: o)
+        obs = obs.reshape((-1, *spec.obs_shape))
+        return obs.mean(0), obs.var(0)
+
+    mean, var = run(key)
+    return np.asarray(mean, np.float32), np.asarray(var, np.float32)
+
+
+def load_file(path: str, spec: EnvSpec):
+    """Read `mean` and `var` from an .npz (no pickle); shapes must match the env."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            mean, var = np.asarray(z["mean"], np.float32), np.asarray(z["var"], np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"env.stats_file={path!r} is unreadable: {e} (need an .npz "
+                         "with arrays 'mean' and 'var')") from None
+    if mean.size != spec.obs_size or var.size != spec.obs_size:
+        raise ValueError(f"env.stats_file={path!r} holds {mean.size} values; "
+                         f"{spec.name} observations have {spec.obs_size}")
+    return mean.reshape(spec.obs_shape), var.reshape(spec.obs_shape)
+
+
+def for_config(cfg, env, spec: EnvSpec):
+    """(mean, var) for a constant-normalised config, else (None, None)."""
+    if cfg.env.normalize != "constant":
+        return None, None
+    if cfg.env.stats_file:
+        return load_file(cfg.env.stats_file, spec)
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 7919)
+    return estimate(key, env, spec)
+
+
+__all__ = ["estimate", "load_file", "for_config", "jnp"]
