@@ -25,6 +25,8 @@ refused with `PaperImportError` naming the global, before anything is called.
   floor(N/|A|) copies of each action in order 0,0,..,1,1,..; the remaining
   N - |A|*floor(N/|A|) states never entered the paper's training and are dropped
   (with a note). Label kind ``onehot`` with those labels.
+  With ``es_config["learn_labels"]`` the mean is {"actions": (N, |A|) logits,
+  "states"} (sorted keys), all N states are used, label kind ``soft``.
 - MNIST (supervised dataset distillation) files are refused: they are not RL datasets.
 
 HaDES-F (``config["OVERFIT"]`` true): the authors' code initialises the one fixed
@@ -72,9 +74,9 @@ class PaperImportError(ValueError):
 class EvosaxRecord:
     """Plain attribute container standing in for an evosax 0.1.4 dataclass.
 
-    ``evosax_class`` names the original class (e.g. ``evosax.strategies.snes.EvoState``).
-    The pickled state dict becomes the instance's attributes; `record_fields` returns
-    them as a dict.
+    ``evosax_class`` names the original class, e.g.
+    ``evosax.strategies.snes.EvoState``. The pickled state dict becomes the instance's
+    attributes; `record_fields` returns them as a dict.
     """
 
     evosax_class = "evosax"
@@ -126,6 +128,26 @@ class _NDArrayType:
 
     def __init__(self, *args, **kwargs):
         raise PaperImportError("numpy.ndarray may not be called directly in a pickle")
+
+    @staticmethod
+    def __setstate__(*args):
+        raise PaperImportError("refused pickle BUILD on numpy.ndarray")
+
+
+class _Guard:
+    """An allowed callable; a pickle BUILD on it (attribute injection) is refused."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, fn, name: str):
+        self.fn = fn
+        self.name = name
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __setstate__(self, state):
+        raise PaperImportError(f"refused pickle BUILD on {self.name}")
 
 
 def _check_dtype(dt: Any) -> np.dtype:
@@ -183,13 +205,13 @@ def _plain(arr: np.ndarray) -> np.ndarray:
 
 def _safe_reconstruct_array(fun, args, arr_state, aval_state=None):
     """``jax._src.array._reconstruct_array``: rebuild the numpy array, drop the jax."""
-    if fun is not _safe_reconstruct:
+    if not (isinstance(fun, _Guard) and fun.fn is _safe_reconstruct):
         raise PaperImportError("jax _reconstruct_array with an unexpected function")
     if not isinstance(args, tuple):
         raise PaperImportError("malformed jax array in pickle")
     arr = fun(*args)
     arr.__setstate__(arr_state)
-    return _plain(arr)
+    return arr  # still guarded against a later BUILD; made plain by _sanitize
 
 
 def _safe_scalar(dt, data=None):
@@ -200,26 +222,38 @@ def _safe_scalar(dt, data=None):
     return np.frombuffer(data, dtype=dt)[0].copy()
 
 
-_MULTIARRAY = {"_reconstruct": _safe_reconstruct, "scalar": _safe_scalar}
+_RECONSTRUCT = _Guard(_safe_reconstruct, "numpy _reconstruct")
+_MULTIARRAY = {
+    "_reconstruct": _RECONSTRUCT,
+    "scalar": _Guard(_safe_scalar, "numpy scalar"),
+}
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("jax._src.array", "_reconstruct_array"): _safe_reconstruct_array,
+    ("jax._src.array", "_reconstruct_array"): _Guard(
+        _safe_reconstruct_array, "jax _reconstruct_array"
+    ),
     ("numpy", "ndarray"): _NDArrayType,
-    ("numpy", "dtype"): _safe_dtype,
+    ("numpy", "dtype"): _Guard(_safe_dtype, "numpy.dtype"),
     **{("numpy.core.multiarray", k): v for k, v in _MULTIARRAY.items()},
     **{("numpy._core.multiarray", k): v for k, v in _MULTIARRAY.items()},
 }
-_RECORD_CLASSES: dict[str, type] = {}
-
-
-def _record_class(module: str, name: str) -> type:
-    key = f"{module}.{name}"
-    if key not in _RECORD_CLASSES:
-        _RECORD_CLASSES[key] = type(name, (EvosaxRecord,), {"evosax_class": key})
-    return _RECORD_CLASSES[key]
 
 
 class PaperUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the globals the published pickles need."""
+    """Unpickler that resolves only the globals the published pickles need.
+
+    evosax classes become fresh `EvosaxRecord` subclasses made per unpickler, so
+    nothing one file does to them can reach another load.
+    """
+
+    def __init__(self, file, **kwargs):
+        super().__init__(file, **kwargs)
+        self._records: dict[str, type] = {}
+
+    def _record_class(self, module: str, name: str) -> type:
+        key = f"{module}.{name}"
+        if key not in self._records:
+            self._records[key] = type(name, (EvosaxRecord,), {"evosax_class": key})
+        return self._records[key]
 
     def find_class(self, module: str, name: str):
         if not isinstance(module, str) or not isinstance(name, str):
@@ -233,7 +267,7 @@ class PaperUnpickler(pickle.Unpickler):
             and _NAME_RE.match(name)
             and not name.startswith("_")
         ):
-            return _record_class(module, name)
+            return self._record_class(module, name)
         raise PaperImportError(
             f"refused global {module}.{name}: not needed by the published HaDES "
             "pickles (nothing was executed)"
@@ -243,23 +277,25 @@ class PaperUnpickler(pickle.Unpickler):
         raise PaperImportError("refused persistent id in pickle")
 
 
-def _check_values(x: Any, depth: int = 0) -> None:
-    """Every array in the payload must be a plain numeric numpy array."""
+def _sanitize(x: Any, depth: int = 0) -> Any:
+    """Plain numeric numpy arrays everywhere (guarded arrays become plain copies)."""
     if depth > 64:
         raise PaperImportError("pickle nests too deeply")
     if isinstance(x, np.ndarray):
-        if type(x) is not np.ndarray:
-            raise PaperImportError("unexpected array subclass in pickle")
         _check_dtype(x.dtype)
-    elif isinstance(x, dict):
-        for k, v in x.items():
-            _check_values(k, depth + 1)
-            _check_values(v, depth + 1)
-    elif isinstance(x, list | tuple | set | frozenset):
-        for v in x:
-            _check_values(v, depth + 1)
-    elif isinstance(x, EvosaxRecord):
-        _check_values(x.__dict__, depth + 1)
+        return _plain(x) if type(x) is not np.ndarray else x
+    if isinstance(x, dict):
+        return {_sanitize(k, depth + 1): _sanitize(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_sanitize(v, depth + 1) for v in x]
+    if isinstance(x, tuple):
+        return tuple(_sanitize(v, depth + 1) for v in x)
+    if isinstance(x, EvosaxRecord):
+        x.__dict__.update(_sanitize(dict(x.__dict__), depth + 1))
+        return x
+    if isinstance(x, set | frozenset):
+        return type(x)(_sanitize(v, depth + 1) for v in x)
+    return x
 
 
 def read_paper_pickle(path: str | os.PathLike) -> dict:
@@ -300,24 +336,13 @@ def read_paper_pickle(path: str | os.PathLike) -> dict:
             f"{path}: expected a pickled dict (state, config, ...), got "
             f"{type(payload).__name__}"
         )
-    _check_values(payload)
-    return payload
+    return _sanitize(payload)
 
 
 # --------------------------------------------------------------------------------------
 # Conversion to our Dataset
 # --------------------------------------------------------------------------------------
 
-_BRAX_PAPER_NAMES = {
-    "hopper": "hopper",
-    "walker2d": "walker2d",
-    "halfcheetah": "halfcheetah",
-    "ant": "ant",
-    "humanoid": "humanoid",
-    "humanoidstandup": "humanoidstandup",
-    "reacher": "reacher",
-    "inverted_double_pendulum": "inverted_double_pendulum",
-}
 _SUPERVISED_NAMES = ("mnist", "fashion_mnist", "fashionmnist", "fmnist", "cifar10")
 
 
@@ -336,10 +361,8 @@ def _map_env(name: Any) -> str:
     low = name.lower().replace("-", "_")
     if low in _SUPERVISED_NAMES or "mnist" in low:
         _refuse_supervised(name)
-    if name in ENV_NAMES:
+    if name in ENV_NAMES:  # brax "hopper", MinAtar "Breakout-MinAtar", ...
         return name
-    if low in _BRAX_PAPER_NAMES:
-        return _BRAX_PAPER_NAMES[low]
     for known in ENV_NAMES:
         if known.lower() == name.lower():
             return known
@@ -347,6 +370,9 @@ def _map_env(name: Any) -> str:
         f"environment {name!r} of the paper file is not in our registry "
         f"({', '.join(ENV_NAMES)})"
     )
+
+
+_SKIP = object()
 
 
 def _scalar(x: Any) -> Any:
@@ -360,9 +386,6 @@ def _scalar(x: Any) -> Any:
     if isinstance(x, float):
         return x if math.isfinite(x) else str(x)
     return _SKIP
-
-
-_SKIP = object()
 
 
 def _jsonable_scalars(d: dict) -> dict:
@@ -414,11 +437,26 @@ def import_paper(path: str | os.PathLike) -> tuple[Dataset, list[str]]:
     """Convert a published HaDES pickle to a `Dataset`; returns it and notes.
 
     The notes (also stored in ``meta["notes"]``) say what was changed or assumed.
-    ``meta["config"]`` is a partial nested dict for `engine.config.HadesConfig.from_dict`
-    with the paper's inner-loop and fitness settings.
+    ``meta["config"]`` is a partial nested dict for
+    `engine.config.HadesConfig.from_dict` with the paper's inner-loop and fitness
+    settings; ``meta["training_log"]`` has the final population-mean fitness,
+    the number of generations and the best fitness seen.
     """
     base = os.path.basename(os.fspath(path))
     raw = read_paper_pickle(path)
+    try:
+        return _convert(raw, base)
+    except PaperImportError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise PaperImportError(
+            f"{base}: unexpected content ({type(e).__name__}: {e})"
+        ) from None
+    except OverflowError as e:
+        raise PaperImportError(f"{base}: value out of range ({e})") from None
+
+
+def _convert(raw: dict, base: str) -> tuple[Dataset, list[str]]:
     for key in ("state", "config", "es_config"):
         if key not in raw:
             raise PaperImportError(f"{base}: missing key {key!r} (found {sorted(raw)})")
@@ -452,6 +490,20 @@ def import_paper(path: str | os.PathLike) -> tuple[Dataset, list[str]]:
         states = mean[n * a :].reshape(n, s).copy()
         label_kind = "continuous"
         reduction = "mean_completed"
+    elif spec.family == "minatar" and _flag(es_cfg, "learn_labels"):
+        # evolved labels: {"actions": (N, |A|) logits, "states": ...}, sorted keys;
+        # the paper trained on softmax(actions), which is our "soft" label kind
+        expected = n * (a + s)
+        if mean.size != expected:
+            raise PaperImportError(
+                f"{base}: state.mean has {mean.size} numbers; {env} with N={n} and "
+                f"learned labels needs N*(|A|+10*10*C) = {expected}"
+            )
+        labels = mean[: n * a].reshape(n, a).copy()
+        states = mean[n * a :].reshape(n, *spec.obs_shape).copy()
+        label_kind = "soft"
+        reduction = "last_completed"
+        notes.append("learned labels (es_config learn_labels): imported as soft labels")
     elif spec.family == "minatar":
         if mean.size != n * s:
             raise PaperImportError(
@@ -516,7 +568,8 @@ def import_paper(path: str | os.PathLike) -> tuple[Dataset, list[str]]:
     net = _scalar(cfg.get("NET"))
     if isinstance(net, str) and net.lower() != "mlp":
         notes.append(
-            f"the paper trained a {net} policy on this dataset; our inner loop is an MLP"
+            f"the paper trained a {net} policy on this dataset; our inner loop is "
+            "an MLP"
         )
     activation = _scalar(cfg.get("ACTIVATION"))
     if activation is None:
@@ -571,6 +624,7 @@ def import_paper(path: str | os.PathLike) -> tuple[Dataset, list[str]]:
             "inits it scores much lower"
         )
 
+    gens = _last(state.get("gen_counter"))
     log = {
         "generations": int(np.asarray(raw["fitness_over_gen"]).size)
         if raw.get("fitness_over_gen") is not None
@@ -578,9 +632,7 @@ def import_paper(path: str | os.PathLike) -> tuple[Dataset, list[str]]:
         "final_mean_fitness": _last(raw.get("fitness_over_gen")),
         "final_max_fitness": _last(raw.get("max_fitness_over_gen")),
         "best_fitness": _last(state.get("best_fitness")),
-        "es_generations": _scalar(state.get("gen_counter"))
-        if _scalar(state.get("gen_counter")) is not _SKIP
-        else None,
+        "es_generations": None if gens is None else int(gens),
     }
     config_part: dict[str, Any] = {
         "env": {"name": env, "normalize": obs_norm},
