@@ -143,11 +143,15 @@ class Problem:
         return self._members(population, init_keys, roll_keys)
 
     # A single dataset -------------------------------------------------------------
-    def dataset_returns(self, key, solution, init_keys):
-        """Return of the dataset for each init key (inits,), and BC losses."""
+    def dataset_returns(self, key, solution, init_keys, batch_size: int = 2):
+        """Return of the dataset for each init key (inits,), and BC losses.
+
+        Inits run in small vmapped groups (`lax.map`): one vmap over many inits of a
+        Brax train-and-roll-out was seen to hang on a 2-core CPU.
+        """
         roll_keys = jax.random.split(key, init_keys.shape[0])
-        return jax.vmap(self.candidate_return, in_axes=(None, 0, 0))(
-            solution, init_keys, roll_keys)
+        return jax.lax.map(lambda k: self.candidate_return(solution, *k),
+                           (init_keys, roll_keys), batch_size=batch_size)
 
     @partial(jax.jit, static_argnums=(0,))
     def dataset_returns_jit(self, key, solution, init_keys):

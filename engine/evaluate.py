@@ -1,0 +1,106 @@
+"""Evaluate a dataset: fresh policies trained on it, scored in the environment.
+
+The inner loop and fitness settings come from the dataset's own metadata (a run's
+config, or the paper's config for imported files) over the env's `paper` preset, so
+a published dataset is scored exactly as in the paper unless overridden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engine import presets
+from engine.config import HadesConfig
+from engine.dataset import Dataset
+from engine.fitness import Problem, legacy_rng
+
+# Sections of a dataset's stored config that describe how to train and score it.
+_EVAL_SECTIONS = ("env", "inner", "fitness")
+
+
+@dataclass
+class EvalResult:
+    env: str
+    size: int
+    mean_return: float
+    std_return: float
+    per_init: list[float]
+    bc_loss: list[float]
+    fixed_init: bool
+    inits: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def config_for_dataset(ds: Dataset, overrides: dict | None = None) -> HadesConfig:
+    """The config that trains and scores `ds` (paper preset < dataset meta < overrides)."""
+    base = presets.make("paper", ds.env, ds.size).to_dict()
+    stored = ds.meta.get("config") or {}
+    for sec in _EVAL_SECTIONS:
+        if isinstance(stored.get(sec), dict):
+            base[sec].update(stored[sec])
+    base["env"]["name"] = ds.env
+    base["env"]["normalize"] = ds.obs_norm
+    base["env"]["stats_file"] = ""
+    base["dataset"] = {"size": ds.size, "labels": ds.label_kind}
+    if ds.meta.get("fixed_init_seed") is None:
+        base["fitness"]["fixed_init"] = False
+    cfg = HadesConfig.from_dict(base)
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+def problem_for_dataset(ds: Dataset, cfg: HadesConfig | None = None) -> Problem:
+    cfg = cfg or config_for_dataset(ds)
+    return Problem(cfg, ds.obs_mean, ds.obs_var,
+                   fixed_labels=ds.labels if ds.label_kind == "onehot" else None)
+
+
+def init_keys_for(ds: Dataset, key, inits: int, random_inits: bool):
+    """(inits, 2) keys; a HaDES-F dataset reuses its fixed init unless asked not to."""
+    fixed = ds.meta.get("fixed_init_seed")
+    if fixed is not None and not random_inits:
+        return jnp.broadcast_to(jax.random.PRNGKey(int(fixed)), (inits, 2)), True
+    return jax.random.split(key, inits), False
+
+
+def uses_legacy_rng(ds: Dataset, fixed: bool) -> bool:
+    """Paper files' fixed inits were drawn with jax < 0.5 random bits."""
+    return fixed and ds.meta.get("source") == "paper-import"
+
+
+def evaluate_dataset(
+    ds: Dataset,
+    inits: int = 8,
+    seed: int = 0,
+    random_inits: bool = False,
+    overrides: dict | None = None,
+) -> EvalResult:
+    """Train `inits` fresh policies on `ds` and return their returns."""
+    cfg = config_for_dataset(ds, overrides)
+    problem = problem_for_dataset(ds, cfg)
+    k_init, k_roll = jax.random.split(jax.random.PRNGKey(seed))
+    init_keys, fixed = init_keys_for(ds, k_init, inits, random_inits)
+    solution = jax.tree.map(jnp.asarray, ds.to_solution())
+    with legacy_rng(uses_legacy_rng(ds, fixed)):
+        rets, losses = problem.dataset_returns_jit(k_roll, solution, init_keys)
+    rets = np.asarray(rets, np.float64)
+    return EvalResult(ds.env, ds.size, float(rets.mean()), float(rets.std()),
+                      [float(r) for r in rets], [float(x) for x in np.asarray(losses)],
+                      fixed, inits, seed)
+
+
+def train_policy(ds: Dataset, key, cfg: HadesConfig | None = None,
+                 random_inits: bool = False):
+    """(problem, params) of one policy trained on `ds` (for rollouts and videos)."""
+    problem = problem_for_dataset(ds, cfg)
+    init_keys, fixed = init_keys_for(ds, key, 1, random_inits)
+    solution = jax.tree.map(jnp.asarray, ds.to_solution())
+    with legacy_rng(uses_legacy_rng(ds, fixed)):
+        params, _ = jax.jit(problem.train_policy)(solution, init_keys[0])
+    return problem, params

@@ -1,0 +1,43 @@
+"""Shared test helpers: tiny configs, the reference data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HADES_JAX_CACHE", "0")
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_file(name: str) -> Path:
+    path = REFERENCE / "datasets" / name
+    if not path.exists():
+        pytest.skip(f"reference data not available: {path} (the shared/reference "
+                    "folder beside the checkout holds the paper's datasets)")
+    return path
+
+
+def tiny_cartpole(**overrides):
+    from engine import presets
+
+    ov = {
+        "outer.population": 8,
+        "outer.generations": 4,
+        "outer.chunk": 2,
+        "outer.eval_every": 2,
+        "inner.width": 16,
+        "inner.steps": 10,
+        "fitness.num_envs": 2,
+        "fitness.num_steps": 50,
+    }
+    ov.update(overrides)
+    return presets.make("quick", "CartPole-v1", 4, 0).with_overrides(ov)
+
+
+@pytest.fixture
+def tiny_cfg():
+    return tiny_cartpole()
