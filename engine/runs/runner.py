@@ -1,0 +1,824 @@
+"""Runner: one run of HaDES written into the run store, resumable and forkable.
+
+`Runner.run` holds the run's lock, then loops over jitted chunks
+(`Distiller.step_chunk`). Between chunks it reads its `Control` (pause, stop, live
+lr/sigma/temperature), appends the chunk's metrics, writes a checkpoint, the mean
+dataset and status.json, updates the index and calls `progress_fn`. A generation's
+key is fold_in(run_key, g), so a run stopped at g and resumed from the checkpoint
+at g gives the same dataset as one never stopped.
+
+Distillers are shared per (config, observation statistics) inside a process, so a
+resumed or re-opened run reuses the compiled chunk instead of compiling again.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.runs import checkpoint as ckpt_lib
+from engine.runs.control import Control
+from engine.runs.errors import RunError
+from engine.runs.lock import RunLock, process_record
+from engine.runs.store import (
+    RunPaths,
+    RunStore,
+    append_lines,
+    estimate_bytes,
+    jsonable,
+    read_json,
+    read_metrics_file,
+    write_json,
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "checkpoint_every": 1,  # chunks between checkpoints
+    "keep_last": 3,  # checkpoints always kept
+    "keep_every": 10,  # also keep every this many-th checkpoint (0: none)
+    "nan_patience": 3,  # whole population NaN this many generations: stop
+    "index_interval": 2.0,  # seconds between index updates while running
+    "fsync": False,  # fsync checkpoints (power-loss safety; kill -9 needs none)
+}
+
+# Shared distillers ----------
+_DISTILLERS: collections.OrderedDict[str, Any] = collections.OrderedDict()
+_DISTILLERS_LOCK = threading.Lock()
+_MAX_DISTILLERS = 8
+
+
+def _stats_digest(obs_stats) -> str:
+    if obs_stats is None or obs_stats[0] is None:
+        return "none"
+    h = hashlib.sha1()
+    for a in obs_stats:
+        h.update(np.ascontiguousarray(np.asarray(a, np.float32)).tobytes())
+    return h.hexdigest()
+
+
+def shared_distiller(cfg, obs_stats=None):
+    """A `Distiller` for `cfg`, reused across runs of this process (its compiled
+    chunks with it). `obs_stats` (mean, var) fixes constant normalisation."""
+    from engine.outer import Distiller
+
+    if obs_stats is not None and obs_stats[0] is None:
+        obs_stats = None
+    key = cfg.to_json() + "|" + _stats_digest(obs_stats)
+    with _DISTILLERS_LOCK:
+        d = _DISTILLERS.get(key)
+        if d is not None:
+            _DISTILLERS.move_to_end(key)
+            return d
+    d = Distiller(cfg, obs_stats=obs_stats)
+    if obs_stats is None and d.obs_mean is not None:
+        key2 = cfg.to_json() + "|" + _stats_digest((d.obs_mean, d.obs_var))
+    else:
+        key2 = key
+    with _DISTILLERS_LOCK:
+        d = _DISTILLERS.setdefault(key2, d)
+        if key2 != key:
+            _DISTILLERS.setdefault(key, d)
+        while len(_DISTILLERS) > _MAX_DISTILLERS:
+            _DISTILLERS.popitem(last=False)
+    return d
+
+
+def load_obs_stats(paths: RunPaths):
+    """(mean, var) saved with a run, or None."""
+    if not paths.obs_stats.is_file():
+        return None
+    with np.load(paths.obs_stats, allow_pickle=False) as z:
+        return np.array(z["mean"]), np.array(z["var"])
+
+
+def save_obs_stats(paths: RunPaths, mean, var) -> None:
+    if mean is None:
+        return
+    tmp = paths.obs_stats.with_name(".obs_stats.tmp.npz")
+    np.savez(tmp, mean=np.asarray(mean, np.float32), var=np.asarray(var, np.float32))
+    os.replace(tmp, paths.obs_stats)
+
+
+def _compile_count() -> int | None:
+    """Compiled variants of the chunk and the mean-dataset evaluation (all
+    distillers of the process), to tell a chunk that compiled; None if unknown."""
+    from engine.fitness import Problem
+    from engine.outer import Distiller
+
+    try:
+        return (
+            Distiller._chunk._cache_size() + Problem.dataset_returns_jit._cache_size()
+        )
+    except AttributeError:
+        return None
+
+
+def _float(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+# The runner ----------
+class Runner:
+    """Runs (and resumes) one run directory; see the module docstring."""
+
+    def __init__(self, store: RunStore, run_dir: str | os.PathLike):
+        self.store = store
+        self.run_dir = Path(run_dir)
+        self.paths = RunPaths(self.run_dir)
+        self.meta = read_json(self.paths.config)
+        if self.meta is None:
+            raise RunError(f"{self.paths.config} is missing or unreadable")
+        from engine.config import HadesConfig
+
+        self.cfg = HadesConfig.from_dict(self.meta["config"])
+        self.settings = {**DEFAULT_SETTINGS, **(self.meta.get("runner") or {})}
+        self.control: Control | None = None
+        self.distiller = None
+        self.latest: dict | None = None  # the last progress event
+        self.temperature = (
+            self.cfg.outer.temperature if self.cfg.outer.strategy == "SNES" else None
+        )
+        self._lock = RunLock(self.run_dir)
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def __repr__(self) -> str:
+        return f"Runner({self.run_id!r}, {str(self.store.root)!r})"
+
+    # Construction ----------
+    @classmethod
+    def create(cls, cfg, root=None, name: str = "", parent=None, **settings) -> Runner:
+        """A new run (status queued). `settings` override DEFAULT_SETTINGS."""
+        unknown = set(settings) - set(DEFAULT_SETTINGS)
+        if unknown:
+            raise TypeError(
+                f"unknown runner settings {sorted(unknown)}; known: "
+                f"{sorted(DEFAULT_SETTINGS)}"
+            )
+        store = root if isinstance(root, RunStore) else RunStore(root)
+        info = store.create(
+            cfg, name=name, parent=parent, runner={**DEFAULT_SETTINGS, **settings}
+        )
+        return cls(store, info.path)
+
+    @classmethod
+    def open(cls, run, root=None) -> Runner:
+        """An existing run (to resume): id, id prefix, name or directory."""
+        if isinstance(root, RunStore):
+            store = root
+        else:
+            p = Path(os.fspath(run)).expanduser()
+            if (
+                root is None
+                and (p / "config.json").is_file()
+                and (os.sep in os.fspath(run) or p.is_absolute())
+            ):
+                store = RunStore(p.resolve().parent)
+            else:
+                store = RunStore(root)
+        return cls(store, store.resolve(run))
+
+    @classmethod
+    def fork(
+        cls,
+        parent,
+        overrides: dict,
+        root=None,
+        name: str = "",
+        generation: int | None = None,
+        **settings,
+    ) -> Runner:
+        """A new run from `parent`'s checkpoint with config `overrides`.
+
+        Same ES state shapes (e.g. another population or network for OpenES): the
+        child starts from the parent's full ES state at its generation; lr, sigma
+        and temperature given in `overrides` are applied to it. Other shapes but the
+        same dataset shape: only the ES mean is carried over. Otherwise the child
+        starts from scratch at generation 0. config.json records the parent's id,
+        generation, overrides and what was inherited.
+        """
+        parent_runner = cls.open(parent, root)
+        store = parent_runner.store
+        overrides = dict(overrides or {})
+        cfg = parent_runner.cfg.with_overrides(overrides)
+        pcfg = parent_runner.cfg
+        ckpts = ckpt_lib.list_checkpoints(parent_runner.paths.checkpoints)
+        if generation is not None:
+            ckpts = [c for c in ckpts if c[0] == generation]
+            if not ckpts:
+                raise RunError(
+                    f"run {parent_runner.run_id} has no checkpoint at "
+                    f"generation {generation}"
+                )
+        flat, gen, src = None, 0, None
+        for g, path in reversed(ckpts):
+            try:  # the parent may prune it meanwhile: take the next one
+                flat, gen, src = ckpt_lib.read(path), g, path
+                break
+            except RunError:
+                continue
+        same_space = (
+            cfg.env.name == pcfg.env.name and cfg.env.normalize == pcfg.env.normalize
+        )
+        obs_stats = load_obs_stats(parent_runner.paths) if same_space else None
+        inherit = "none"
+        if flat is not None:
+            from flax import serialization
+
+            d = shared_distiller(cfg, obs_stats)
+            state_t, _ = d.init()
+            tmpl = serialization.to_state_dict(state_t)
+            same_data = same_space and cfg.dataset == pcfg.dataset
+            if (
+                same_data
+                and cfg.outer.strategy == pcfg.outer.strategy
+                and ckpt_lib.compatible(tmpl, flat, "state")
+            ):
+                inherit = "state"
+            elif (
+                same_data
+                and "mean" in tmpl
+                and "state/mean" in flat
+                and flat["state/mean"].shape == np.shape(tmpl["mean"])
+            ):
+                inherit = "mean"
+        start = gen if inherit != "none" else 0
+        if cfg.outer.generations <= start:
+            raise RunError(
+                f"the fork starts at generation {start} of run "
+                f"{parent_runner.run_id}; set outer.generations above {start} "
+                f"(e.g. --set outer.generations={start + pcfg.outer.generations})"
+            )
+        record = {
+            "run_id": parent_runner.run_id,
+            "generation": gen if src else None,
+            "name": parent_runner.meta.get("name", ""),
+            "overrides": jsonable(overrides),
+            "inherit": inherit,
+        }
+        runner_settings = {**parent_runner.settings, **settings}
+        child = cls.create(
+            cfg,
+            root=store,
+            name=name,
+            parent=record,
+            **{k: v for k, v in runner_settings.items() if k in DEFAULT_SETTINGS},
+        )
+        if inherit != "none":
+            shutil.copyfile(src, child.paths.parent_checkpoint)
+        if obs_stats is not None:
+            save_obs_stats(child.paths, *obs_stats)
+        return child
+
+    # Running ----------
+    def run(
+        self,
+        progress_fn: Callable[[dict], Any] | None = None,
+        control: Control | None = None,
+        generations: int | None = None,
+    ) -> dict:
+        """Run (or resume) to `generations` (default: the run's target).
+
+        Returns a summary dict: run_dir, run_id, generations, total_generations,
+        best_fitness, mean_dataset_return, seconds, status, message, dataset,
+        compile_seconds, nan_total, stale_lock. Raises RunError, before writing
+        anything, when the root is unwritable or (nearly) full, or when another
+        live process (or thread) writes the run. An exception inside the run marks it
+        failed (with the message) and is re-raised; Ctrl-C marks it stopped.
+        A run whose whole population has NaN/inf fitness for `nan_patience`
+        consecutive generations ends with status failed (no exception).
+        """
+        self.control = control if control is not None else Control()
+        # Launch check (a resume too): an unwritable or full root fails here
+        s = self.settings
+        self.store.check_writable(
+            estimate_bytes(self.cfg, s["keep_last"], s["keep_every"])
+        )
+        if not self._lock.held:
+            self._lock.acquire()
+        try:
+            return self._run(progress_fn, self.control, generations)
+        finally:
+            self._lock.release()
+
+    # Reservation (a queue holds the run before it starts) ------------------------
+    def reserve(self) -> None:
+        """Take the run's lock now and mark it queued (`run` then keeps the lock)."""
+        self._lock.acquire()
+        try:
+            st = read_json(self.paths.status) or {}
+            st.update(
+                process_record(), status="queued", message="", updated=time.time()
+            )
+            self.store.write_status(self.run_dir, st)
+            self.store.update_index(self.run_dir, st)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def cancel(self, message: str = "cancelled before it started") -> None:
+        """Mark a reserved, never started run stopped and release it."""
+        if not self._lock.held:
+            return
+        try:
+            st = read_json(self.paths.status) or {}
+            st.update(status="stopped", message=message, updated=time.time())
+            self.store.write_status(self.run_dir, st)
+            self.store.update_index(self.run_dir, st)
+        finally:
+            self._lock.release()
+
+    # Status helpers ----------
+    def _write_status(
+        self, status: str | None = None, force_index: bool = False, **fields
+    ) -> None:
+        st = self.status
+        changed = status is not None and status != st.get("status")
+        if status is not None:
+            st["status"] = status
+        st.update(fields)
+        st["updated"] = time.time()
+        self.store.write_status(self.run_dir, st)
+        now = time.monotonic()
+        if (
+            changed
+            or force_index
+            or now - self._index_t >= self.settings["index_interval"]
+        ):
+            self._index_t = now
+            self.store.update_index(self.run_dir, st)
+
+    def _event(self, kind: str, **row) -> None:
+        append_lines(self.paths.metrics, [{"event": kind, "time": time.time(), **row}])
+
+    def _emit(self, progress_fn, kind: str, **fields) -> None:
+        st = self.status
+        ev = {
+            "kind": kind,
+            "run_id": self.run_id,
+            "status": st["status"],
+            "message": st.get("message", ""),
+            "generation": st.get("generation", 0),
+            "total_generations": st.get("total_generations"),
+            "metrics": [],
+            "mean_dataset_return": None,
+            "best_fitness": st.get("best_fitness"),
+            "seconds_per_generation": st.get("seconds_per_generation"),
+            "eta_seconds": st.get("eta_seconds"),
+            "compile_seconds": None,
+            "compiled": False,
+            "lr": st.get("lr"),
+            "sigma": st.get("sigma"),
+            "temperature": st.get("temperature"),
+            **fields,
+        }
+        self.latest = ev
+        if progress_fn is not None:
+            progress_fn(ev)
+
+    # State ----------
+    def _distiller(self):
+        stats = load_obs_stats(self.paths)
+        d = shared_distiller(self.cfg, stats)
+        if stats is None and d.obs_mean is not None:
+            save_obs_stats(self.paths, d.obs_mean, d.obs_var)
+        return d
+
+    def _initial_state(self, d):
+        """(es_state, es_params, generation, origin) to start from."""
+        state_t, params_t = d.init()
+        ckpts = ckpt_lib.list_checkpoints(self.paths.checkpoints)
+        run_key = np.asarray(d.run_key, np.uint32)
+        for g, path in reversed(ckpts):
+            try:
+                flat = ckpt_lib.read(path)
+            except RunError:
+                continue  # unreadable (should not happen: writes are atomic)
+            if "run_key" in flat and not np.array_equal(flat["run_key"], run_key):
+                raise RunError(
+                    f"checkpoint {path.name} was written with another run "
+                    "key (seed); it does not belong to this run"
+                )
+            state, params, gen = ckpt_lib.restore(flat, state_t, params_t)
+            if params is None:
+                params = d.strategy.default_params(
+                    temperature=ckpt_lib.meta(flat).get("temperature")
+                )
+            if ckpt_lib.meta(flat).get("temperature") is not None:
+                self.temperature = ckpt_lib.meta(flat)["temperature"]
+            assert gen == g
+            return state, params, gen, "checkpoint"
+        parent = self.meta.get("parent") or {}
+        inherit = parent.get("inherit", "none") if isinstance(parent, dict) else "none"
+        if inherit in ("state", "mean") and self.paths.parent_checkpoint.is_file():
+            flat = ckpt_lib.read(self.paths.parent_checkpoint)
+            pmeta = ckpt_lib.meta(flat)
+            gen = int(flat["generation"])
+            overrides = parent.get("overrides") or {}
+            if (
+                pmeta.get("temperature") is not None
+                and self.temperature is not None
+                and "outer.temperature" not in overrides
+            ):
+                self.temperature = pmeta["temperature"]
+            if inherit == "state":
+                state, params, _ = ckpt_lib.restore(flat, state_t, params_t)
+                if params is None or "outer.temperature" in overrides:
+                    params = d.strategy.default_params(temperature=self.temperature)
+                state = _child_hyperparams(state, state_t)
+                if "outer.lr" in overrides and d.strategy.has_lr:
+                    state = d.strategy.set_lr(state, self.cfg.outer.lr)
+                if "outer.sigma" in overrides and hasattr(state, "std"):
+                    state = d.strategy.set_sigma(state, self.cfg.outer.sigma)
+            else:
+                import jax
+                import jax.numpy as jnp
+                from jax.flatten_util import ravel_pytree
+
+                _, unravel = ravel_pytree(d.problem.template)
+                mean = unravel(jnp.asarray(flat["state/mean"]))
+                params = d.strategy.default_params(temperature=self.temperature)
+                state = d.strategy.init(
+                    d.init_key, jax.tree.map(jnp.asarray, mean), params
+                )
+            return state, params, gen, "parent"
+        return state_t, params_t, 0, "scratch"
+
+    def _clean_temp_files(self) -> None:
+        """Remove temp files a killed writer left behind (we hold the lock)."""
+        for d in (self.run_dir, self.paths.checkpoints):
+            with contextlib.suppress(OSError):
+                for p in d.iterdir():
+                    if p.name.endswith(".tmp") and p.is_file():
+                        p.unlink(missing_ok=True)
+
+    def _drop_rows_after(self, gen: int) -> int:
+        """Drop metrics rows past generation `gen` and a torn tail; returns count."""
+        path = self.paths.metrics
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        rows = read_metrics_file(path)
+        keep = [r for r in rows if int(r.get("generation") or 0) <= gen]
+        torn = bool(data) and not data.endswith(b"\n")
+        if len(keep) == len(rows) and not torn:
+            return 0
+        tmp = path.with_name(".metrics.jsonl.tmp")
+        tmp.unlink(missing_ok=True)
+        append_lines(tmp, keep)
+        if not keep:
+            tmp.touch()
+        os.replace(tmp, path)
+        return len(rows) - len(keep)
+
+    def _checkpoint(self, d, es_state, es_params, gen: int) -> None:
+        if gen == self._ckpt_gen:
+            return
+        meta = {
+            "run_id": self.run_id,
+            "time": time.time(),
+            "lr": self.status.get("lr"),
+            "sigma": self.status.get("sigma"),
+            "temperature": self.temperature,
+        }
+        ckpt_lib.save(
+            self.paths.checkpoints / ckpt_lib.checkpoint_name(gen),
+            es_state,
+            es_params,
+            gen,
+            d.run_key,
+            meta=jsonable(meta),
+            fsync=self.settings["fsync"],
+        )
+        s = self.settings
+        every = s["keep_every"] * s["checkpoint_every"] * self.cfg.outer.chunk
+        ckpt_lib.prune(self.paths.checkpoints, s["keep_last"], every)
+        self._ckpt_gen = gen
+        self.status["checkpoint_generation"] = gen
+
+    def _write_dataset(self, d, es_state, gen: int) -> None:
+        from engine import dataset as ds_lib
+
+        ds = d.mean_dataset(
+            es_state,
+            run_id=self.run_id,
+            generation=gen,
+            mean_dataset_return=self.status.get("mean_dataset_return"),
+        )
+        ds_lib.save(ds, self.paths.dataset)
+        self._dataset_gen = gen
+
+    def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):
+        applied, rejected, previous = {}, {}, {}
+        strategy = d.strategy
+        for k, v in changes.items():
+            try:
+                if k == "lr":
+                    previous[k] = _float(strategy.lr(es_state))
+                    es_state = strategy.set_lr(es_state, v)
+                elif k == "sigma":
+                    previous[k] = _float(strategy.sigma(es_state))
+                    es_state = strategy.set_sigma(es_state, v)
+                elif k == "temperature":
+                    if self.cfg.outer.strategy != "SNES":
+                        raise ValueError(
+                            f"{self.cfg.outer.strategy} has no temperature (SNES only)"
+                        )
+                    previous[k] = self.temperature
+                    es_params = strategy.default_params(temperature=v)
+                    self.temperature = v
+                else:
+                    raise ValueError(f"unknown knob {k}")
+                applied[k] = v
+            except ValueError as e:
+                rejected[k] = str(e)
+        row = {"generation": gen, **applied, "previous": previous}
+        if rejected:
+            row["rejected"] = rejected
+        self._event("control", **row)
+        if "lr" in applied:
+            self.status["lr"] = applied["lr"]
+        if "sigma" in applied:
+            self.status["sigma"] = applied["sigma"]
+        self.status["temperature"] = self.temperature
+        return es_state, es_params, applied, rejected
+
+    # The loop ----------
+    def _run(self, progress_fn, control: Control, generations: int | None) -> dict:
+        t_start = time.time()
+        self._index_t = -math.inf
+        self._ckpt_gen = None
+        self._dataset_gen = None
+        self._state = None
+        self.temperature = (
+            self.cfg.outer.temperature if self.cfg.outer.strategy == "SNES" else None
+        )
+        old = read_json(self.paths.status) or {}
+        self.status = {
+            **old,
+            **process_record(),
+            "run_id": self.run_id,
+            "message": "",
+            "started": time.time(),
+            "finished": None,
+            "compile_seconds": 0.0,
+        }
+        self.status.setdefault("created", self.meta.get("created"))
+        stale = self._lock.stale
+        total = int(
+            generations or old.get("total_generations") or self.cfg.outer.generations
+        )
+        if total <= 0:
+            raise RunError(f"generations={total} must be positive")
+        self.status["total_generations"] = total
+        d = es_state = es_params = None
+        gen = 0
+        try:
+            self._write_status("running", message="starting")
+            self._clean_temp_files()
+            d = self.distiller = self._distiller()
+            es_state, es_params, gen, origin = self._initial_state(d)
+            if gen == 0 or origin != "checkpoint":
+                self._ckpt_gen = None
+            else:
+                self._ckpt_gen = gen
+            dropped = self._drop_rows_after(gen)
+            start_row = {
+                "generation": gen,
+                "from": origin,
+                "total_generations": total,
+                "pid": os.getpid(),
+            }
+            if dropped:
+                start_row["dropped_rows"] = dropped
+            if stale:
+                start_row["stale_lock"] = {k: stale.get(k) for k in ("pid", "host")}
+            self._event(
+                "start" if origin == "scratch" and gen == 0 else "resume", **start_row
+            )
+            self.status.update(
+                generation=gen,
+                lr=_float(d.strategy.lr(es_state)),
+                sigma=_float(d.strategy.sigma(es_state)),
+                temperature=self.temperature,
+            )
+            return self._loop(
+                d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
+            )
+        except (KeyboardInterrupt, SystemExit):
+            gen = self.status.get("generation", 0)
+            with contextlib.suppress(Exception):
+                if self._state is not None:
+                    self._checkpoint(d, *self._state)
+            with contextlib.suppress(Exception):
+                self._event("stop", generation=gen, reason="interrupted")
+            self._write_status(
+                "stopped", force_index=True, message="interrupted", finished=time.time()
+            )
+            raise
+        except BaseException as e:
+            msg = f"{type(e).__name__}: {e}"
+            gen = self.status.get("generation", 0)
+            with contextlib.suppress(Exception):
+                if self._state is not None:
+                    self._checkpoint(d, *self._state)
+            with contextlib.suppress(Exception):
+                self._event("fail", generation=gen, message=msg)
+            with contextlib.suppress(Exception):
+                self._write_status(
+                    "failed", force_index=True, message=msg, finished=time.time()
+                )
+            with contextlib.suppress(Exception):
+                self._emit(progress_fn, "status")
+            raise
+
+    _state: tuple | None = None
+
+    def _loop(
+        self, d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
+    ) -> dict:
+        cfg = self.cfg
+        population = cfg.outer.population
+        patience = int(self.settings["nan_patience"])
+        nan_run = 0
+        spg_est = None
+        chunks = 0
+        end_status, message = "finished", ""
+        self._state = (es_state, es_params, gen)
+        while gen < total:
+            # Control: stop, pause, live knobs
+            if control.stopped:
+                end_status, message = "stopped", "stopped by user"
+                break
+            if control.paused:
+                self._event("pause", generation=gen)
+                self._write_status("paused", eta_seconds=None)
+                self._emit(progress_fn, "status")
+                control.wait_while_paused()
+                if control.stopped:
+                    end_status, message = "stopped", "stopped by user"
+                    break
+                self._event("unpause", generation=gen)
+            changes = control.take_pending()
+            if changes:
+                es_state, es_params, _, _ = self._apply_changes(
+                    d, es_state, es_params, changes, gen
+                )
+                self._state = (es_state, es_params, gen)
+            # Run one chunk
+            length = min(cfg.outer.chunk, total - gen)
+            compiling = length not in d._compiled_lengths
+            want = "compiling" if compiling else "running"
+            if want != self.status.get("status") or self.status.get("message"):
+                self._write_status(want, message="")
+            if chunks == 0:
+                self._emit(progress_fn, "status")
+            n_compiles = _compile_count()
+            t0 = time.perf_counter()
+            es_state, es_params, gen, res = d.step_chunk(
+                es_state, es_params, gen, total
+            )
+            wall = time.perf_counter() - t0
+            chunks += 1
+            spg = wall / length
+            # The chunk, or the first mean-dataset evaluation, compiled
+            compiled = res.compiled or _compile_count() != n_compiles
+            compile_s = None
+            if compiled:
+                compile_s = max(0.0, wall - (spg_est or 0.0) * length)
+                self.status["compile_seconds"] = (
+                    self.status.get("compile_seconds") or 0.0
+                ) + compile_s
+            # Metrics rows
+            now = time.time()
+            rows = []
+            for r in res.metrics:
+                r = dict(r)
+                r["seconds_per_generation"] = spg
+                r["time"] = now
+                r["compiled"] = compiled
+                rows.append(jsonable(r))
+            if res.mean_dataset_return is not None:
+                rows[-1]["mean_dataset_return"] = _float(res.mean_dataset_return)
+                self.status["mean_dataset_return"] = _float(res.mean_dataset_return)
+                self.status["mean_dataset_generation"] = gen
+            append_lines(self.paths.metrics, rows)
+            self._state = (es_state, es_params, gen)
+            # NaN containment
+            chunk_nans = 0
+            for r in rows:
+                nc = int(r.get("nan_count") or 0)
+                chunk_nans += nc
+                nan_run = nan_run + 1 if nc >= population else 0
+            self.status["nan_total"] = (self.status.get("nan_total") or 0) + chunk_nans
+            last = rows[-1]
+            self.status.update(
+                generation=gen,
+                best_fitness=last.get("best_fitness"),
+                fitness_mean=last.get("fitness_mean"),
+                fitness_max=last.get("fitness_max"),
+                lr=last.get("lr"),
+                sigma=last.get("sigma"),
+                temperature=self.temperature,
+            )
+            # Checkpoint and dataset
+            if chunks % int(self.settings["checkpoint_every"]) == 0:
+                self._checkpoint(d, es_state, es_params, gen)
+            self._write_dataset(d, es_state, gen)
+            # Status, index, progress
+            t_after = time.perf_counter()
+            if not compiled:  # s/gen and ETA from chunks that did not compile
+                step = (t_after - t0) / length
+                spg_est = step if spg_est is None else 0.7 * spg_est + 0.3 * step
+            eta = None if spg_est is None else (total - gen) * spg_est
+            self._write_status(
+                "running", eta_seconds=eta, seconds_per_generation=spg_est
+            )
+            self._emit(
+                progress_fn,
+                "chunk",
+                metrics=rows,
+                mean_dataset_return=_float(res.mean_dataset_return),
+                compile_seconds=compile_s,
+                compiled=compiled,
+                chunk_seconds=wall,
+                nan_count=chunk_nans,
+            )
+            if patience > 0 and nan_run >= patience:
+                end_status = "failed"
+                message = (
+                    f"fitness was NaN or inf for the whole population ({population} "
+                    f"members) for {nan_run} consecutive generations (up to "
+                    f"generation {gen}): the run diverged. Fork or resume from an "
+                    "earlier checkpoint with a smaller outer.lr, outer.sigma or "
+                    "inner.lr."
+                )
+                break
+        # The end: checkpoint, dataset, status
+        self._checkpoint(d, es_state, es_params, gen)
+        if self._dataset_gen != gen or not self.paths.dataset.is_file():
+            self._write_dataset(d, es_state, gen)
+        self.status["generation"] = gen
+        kind = {"finished": "finish", "stopped": "stop", "failed": "fail"}[end_status]
+        row = {"generation": gen}
+        if message:
+            row["message"] = message
+        self._event(kind, **row)
+        self._write_status(
+            end_status,
+            force_index=True,
+            message=message,
+            finished=time.time(),
+            eta_seconds=None,
+        )
+        self._emit(progress_fn, "status")
+        return {
+            "run_dir": str(self.run_dir),
+            "run_id": self.run_id,
+            "generations": gen,
+            "total_generations": total,
+            "best_fitness": self.status.get("best_fitness"),
+            "mean_dataset_return": self.status.get("mean_dataset_return"),
+            "seconds": time.time() - t_start,
+            "status": end_status,
+            "message": message,
+            "dataset": str(self.paths.dataset)
+            if self.paths.dataset.is_file()
+            else None,
+            "compile_seconds": self.status.get("compile_seconds"),
+            "nan_total": self.status.get("nan_total", 0),
+            "stale_lock": stale,
+        }
+
+
+def _child_hyperparams(state, template):
+    """Optimizer hyperparameters (b1, b2, eps...) of the child's config, the live
+    learning rate of the parent (a fork that overrides outer.adam_b1 gets it)."""
+    hp = getattr(getattr(state, "opt_state", None), "hyperparams", None)
+    hp_t = getattr(getattr(template, "opt_state", None), "hyperparams", None)
+    if hp is None or hp_t is None:
+        return state
+    new = {k: (v if k == "learning_rate" else hp_t.get(k, v)) for k, v in hp.items()}
+    return state.replace(opt_state=state.opt_state._replace(hyperparams=new))
+
+
+def write_config_file(cfg, path: str | os.PathLike) -> None:
+    """Write a config as JSON (for `python -m engine.runs.worker`)."""
+    write_json(Path(path), cfg.to_dict())
