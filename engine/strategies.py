@@ -28,7 +28,7 @@ from engine.config import OuterConfig
 _EXCLUDED = {
     "LES", "EvoTF_ES", "CMAAnchoredLES", "DES", "SV_CMA_ES", "SV_Open_ES",
     "GuidedES", "NoiseReuseES", "PersistentES", "ASEBO", "ESMC",
-    "iAMaLGaM_Full", "iAMaLGaM_Univariate", "GradientlessDescent",
+    "iAMaLGaM_Full", "iAMaLGaM_Univariate", "GradientlessDescent", "RandomSearch",
 }
 STRATEGIES: tuple[str, ...] = tuple(
     n for n in distribution_based_algorithms if n not in _EXCLUDED
