@@ -62,21 +62,13 @@ def build_config(args) -> config_lib.HadesConfig:
 
 
 def cmd_distill(args) -> int:
-    from engine.progress import ProgressPrinter
     from engine.runs import Runner
+    from engine.runs.cli import run_foreground
 
     cfg = build_config(args)
     _setup_jax()
     runner = Runner.create(cfg, root=args.runs, name=args.name or "")
-    printer = ProgressPrinter(quiet=args.quiet)
-    printer.header(f"run {runner.run_id} -> {runner.run_dir}")
-    summary = runner.run(progress_fn=printer.update)
-    printer.close()
-    if args.json:
-        _print_json(summary)
-    else:
-        print(f"dataset: {Path(summary['run_dir']) / 'dataset.npz'}")
-    return 0 if summary.get("status") in ("finished", "stopped") else 1
+    return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
 
 # evaluate ----------------------------------------------------------------------------

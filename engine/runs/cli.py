@@ -40,15 +40,19 @@ def format_progress(event: dict) -> str:
     return, sigma, lr, s/gen, ETA and, apart, compile time."""
     gen = event.get("generation", 0)
     total = event.get("total_generations") or "?"
-    head = f"gen {gen}/{total}"
+    bar = ""
+    if isinstance(total, int) and total > 0:
+        filled = min(20, int(20 * gen / total))
+        bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
+    head = f"{bar}gen {gen}/{total}"
     if event.get("kind") == "status" or not event.get("metrics"):
         msg = event.get("message") or ""
         return f"{head} | {event.get('status')}" + (f": {msg}" if msg else "")
     row = event["metrics"][-1]
     parts = [
         head,
-        f"fitness {_num(row.get('fitness_mean'))} mean {_num(row.get('fitness_max'))}"
-        " max",
+        f"fitness mean {_num(row.get('fitness_mean'))} "
+        f"max {_num(row.get('fitness_max'))}",
     ]
     if event.get("mean_dataset_return") is not None:
         parts.append(f"mean-dataset {_num(event['mean_dataset_return'])}")

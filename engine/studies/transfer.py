@@ -1,0 +1,156 @@
+"""Transfer: one dataset trains policies of other widths and hyperparameters.
+
+Lupu et al., "Behaviour Distillation" (ICLR 2024): HaDES-R datasets, distilled with
+one architecture and inner loop, train fresh policies of widths 32 to 2048, with 100
+to 500 inner steps and learning rates 0.0005 * 2^(i/2), i = 0..9. This study varies
+one axis at a time around the dataset's own (in-distribution) setting, trains
+`inits` fresh random inits per setting (`engine.evaluate.evaluate_dataset`, so the
+fitness rule is the dataset's own) and plots the returns per axis as box plots; the
+in-distribution value of each axis is drawn in its own colour.
+
+Random inits are used throughout: a HaDES-F dataset's fixed init cannot be reused
+at another width, and its transfer to random inits is part of what is measured.
+"""
+
+from __future__ import annotations
+
+from engine import presets
+from engine.evaluate import config_for_dataset, evaluate_dataset
+from engine.studies import common
+
+NAME = "transfer"
+PAPER_WIDTHS = (32, 64, 128, 256, 512, 1024, 2048)
+PAPER_STEPS = (100, 200, 300, 400, 500)
+PAPER_LRS = tuple(0.0005 * 2 ** (i / 2) for i in range(10))
+AXES = {"width": "inner.width", "steps": "inner.steps", "lr": "inner.lr"}
+PRESETS = {
+    "quick": {"width": (32, 128, 512, 2048), "steps": (100, 300, 500),
+              "lr": tuple(PAPER_LRS[i] for i in (0, 2, 4, 6, 8)), "inits": 8},
+    "paper": {"width": PAPER_WIDTHS, "steps": PAPER_STEPS, "lr": PAPER_LRS,
+              "inits": 16},
+}
+
+
+def _fmt(axis: str, v) -> str:
+    return f"{v:.3g}" if axis == "lr" else str(int(v))
+
+
+def run_transfer(
+    dataset=None,
+    env: str = "CartPole-v1",
+    preset: str = "quick",
+    runs_root=None,
+    progress_fn: common.ProgressFn | None = None,
+    widths=None,
+    steps=None,
+    lrs=None,
+    inits: int | None = None,
+    seed: int = 0,
+    distil_overrides: dict | None = None,
+) -> dict:
+    """Returns of fresh policies trained on one dataset over a grid of settings.
+
+    `dataset`: a `Dataset`, an .npz, a paper .pkl or a run id; None distils one for
+    `env` with the quick preset (plus `distil_overrides`) first. Returns the
+    in-distribution mean return, per axis {value: mean return}, and the paths.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
+    grid = dict(PRESETS[preset])
+    for axis, vals in (("width", widths), ("steps", steps), ("lr", lrs)):
+        if vals is not None:
+            grid[axis] = tuple(vals)
+    n_inits = inits or grid["inits"]
+    params = {"dataset": None if dataset is None else str(getattr(dataset, "env",
+                                                                  dataset)),
+              "env": env, "preset": preset, "seed": seed, "inits": n_inits,
+              "grid": {k: list(v) for k, v in grid.items() if k in AXES}}
+    with common.StudyDir(NAME, params, runs_root) as sd:
+        if dataset is None:
+            cfg = presets.make("quick", env, None, seed)
+            if distil_overrides:
+                cfg = cfg.with_overrides(distil_overrides)
+            d, es_state, _, _ = common.distil(cfg, progress_fn, NAME, env)
+            ds = d.mean_dataset(es_state, study=sd.study_id)
+            from engine import dataset as ds_lib
+
+            ds_lib.save(ds, sd.datasets_dir() / "dataset.npz")
+        else:
+            ds = common.load_dataset_ref(dataset, runs_root)
+        base = config_for_dataset(ds)
+        home = {"width": base.inner.width, "steps": base.inner.steps,
+                "lr": base.inner.lr}
+        settings = []
+        for axis in AXES:
+            vals = sorted(set(grid[axis]) | {home[axis]})
+            settings += [(axis, v) for v in vals]
+        rows, per_axis = [], {a: {} for a in AXES}
+        in_dist = None
+        for i, (axis, v) in enumerate(settings):
+            common.report(progress_fn, NAME, f"evaluate {axis}={_fmt(axis, v)}", i,
+                          len(settings))
+            is_home = v == home[axis]
+            if is_home and in_dist is not None:
+                res = in_dist  # one in-distribution evaluation serves every axis
+            else:
+                res = evaluate_dataset(ds, inits=n_inits, seed=seed, random_inits=True,
+                                       overrides={AXES[axis]: v})
+                if is_home:
+                    in_dist = res
+            per_axis[axis][_fmt(axis, v)] = res.mean_return
+            for j, (r, lo) in enumerate(zip(res.per_init, res.bc_loss, strict=True)):
+                rows.append({"axis": axis, "value": v, "init": j, "return": r,
+                             "bc_loss": lo, "in_distribution": is_home})
+        common.report(progress_fn, NAME, "evaluate", len(settings), len(settings))
+        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
+        fig = figure(rows, home, ds.env, ds.size, n_inits)
+        figs = {"transfer": common.save_figure(fig, sd.figures, "transfer")}
+        all_returns = [r["return"] for r in rows]
+        return sd.finish({
+            "env": ds.env,
+            "dataset_size": ds.size,
+            "preset": preset,
+            "inits": n_inits,
+            "in_distribution": {k: (_fmt(k, v)) for k, v in home.items()},
+            "in_distribution_return": in_dist.mean_return if in_dist else None,
+            "returns": per_axis,
+            "min_setting_return": min(min(v.values()) for v in per_axis.values()),
+            "max_setting_return": max(max(v.values()) for v in per_axis.values()),
+            "mean_return": float(sum(all_returns) / len(all_returns)),
+            "csv": csv_path,
+            "dataset": str(sd.datasets_dir() / "dataset.npz") if dataset is None
+            else str(getattr(dataset, "env", dataset)),
+            "figures": figs,
+        })
+
+
+def figure(rows: list[dict], home: dict, env: str, size: int, inits: int):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    titles = {"width": "policy width", "steps": "inner steps",
+              "lr": "inner learning rate"}
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[titles[a] for a in AXES],
+                        shared_yaxes=True)
+    for col, axis in enumerate(AXES, start=1):
+        for home_flag, color, name in ((False, "#636efa", "transfer setting"),
+                                       (True, "#ef553b", "in-distribution")):
+            sel = [r for r in rows if r["axis"] == axis
+                   and r["in_distribution"] == home_flag]
+            if not sel:
+                continue
+            fig.add_trace(go.Box(
+                x=[_fmt(axis, r["value"]) for r in sel], y=[r["return"] for r in sel],
+                name=name, marker={"color": color}, boxpoints="all", jitter=0.3,
+                legendgroup=name, showlegend=col == 1), 1, col)
+        order = [_fmt(axis, v) for v in sorted({r["value"] for r in rows
+                                                if r["axis"] == axis})]
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=order,
+                         title_text=titles[axis], row=1, col=col)
+    fig.update_yaxes(title_text="return", row=1, col=1)
+    fig.update_layout(
+        title=(f"{env} N={size}: transfer to other policies ({inits} random inits "
+               f"per setting; in-distribution: width {home['width']}, "
+               f"{home['steps']} steps, lr {home['lr']:.3g})"),
+        width=1200, height=450)
+    return fig
