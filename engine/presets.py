@@ -15,8 +15,10 @@ quick
     this project's 2-core CI machine, first run includes compilation):
     classic control (CartPole N=4): population 64, MLP 2x64, 100 inner steps, 8 envs
     x 500 steps, 20 generations: about 10 s compile + 0.1 s per generation, mean
-    dataset scores 500. MinAtar (Breakout N=16): population 64, MLP 1x64, SNES, 8 envs
-    x 512 steps, 30 generations: under a minute. Brax (hopper N=4): population 16,
+    dataset scores 500. MinAtar (Breakout N=16): population 256, MLP 1x64, SNES, 8 envs
+    x 256 steps (mean over finished episodes, less noisy than the paper's last
+    episode), 30 generations: the mean dataset's return goes from about 0.5 to about
+    1.3 (measured: 0.59 at generation 5, 1.32 at 30), a few minutes on 2 cores. Brax (hopper N=4): population 16,
     MLP 2x64, 100 inner steps, 2 envs x 256 steps: about a minute to compile, then
     seconds per generation.
 """
@@ -90,13 +92,13 @@ def _quick(env: str, size: int | None, seed: int) -> HadesConfig:
             seed=seed, preset="quick")
     if spec.family == "minatar":
         n = 16 if size is None else size
-        steps = 2560 if env == "Freeway-MinAtar" else 512
+        steps = 2560 if env == "Freeway-MinAtar" else 256
         return HadesConfig(
             env=EnvConfig(env, normalize="none"),
             dataset=DatasetConfig(n),
             inner=InnerConfig(64, 1, "relu", 64, 0.03, "adam", 1e-5, 0.0),
-            fitness=FitnessConfig(8, steps, "last_completed", inits=1),
-            outer=OuterConfig("SNES", 64, 30, sigma=0.5, lr=1.0, optimizer="sgd",
+            fitness=FitnessConfig(8, steps, "mean_completed", inits=1),
+            outer=OuterConfig("SNES", 256, 30, sigma=0.5, lr=1.0, optimizer="sgd",
                               temperature=20.0, antithetic=False, chunk=5,
                               eval_every=5),
             seed=seed, preset="quick")

@@ -81,3 +81,20 @@ def test_hopper_quick_completes_generations():
     state, _, gen = d.run(progress_fn=lambda r: rows.extend(r.metrics))
     assert gen == 4 and [r["generation"] for r in rows] == [1, 2, 3, 4]
     assert all(np.isfinite(r["fitness_mean"]) and r["fitness_mean"] > 0 for r in rows)
+
+
+def test_published_hades_f_dataset_reproduces_its_fixed_init():
+    """A HaDES-F dataset encodes one policy: with the paper's fixed init (jax's
+    pre-0.5 random bits) it scores like its training log (1842.3, population mean);
+    with the wrong init bits the same dataset trains a different policy."""
+    from engine.evaluate import evaluate_dataset
+    from engine.paper_import import import_paper
+
+    ds, _ = import_paper(reference_file("brax-hopper-D64-runningnorm-hadesF-seed0.pkl"))
+    assert ds.meta["fixed_init_seed"] == 420
+    fixed = evaluate_dataset(ds, inits=2, seed=0)
+    assert fixed.fixed_init
+    assert fixed.mean_return >= 0.9 * 1842.3, fixed
+    rand = evaluate_dataset(ds, inits=2, seed=0, random_inits=True)
+    assert not rand.fixed_init
+    assert rand.per_init != fixed.per_init
