@@ -36,8 +36,11 @@ from engine.studies import common
 
 NAME = "baseline"
 METHODS = ("hades_r", "hades_f", "neuroevolution")
-LABELS = {"hades_r": "HaDES-R", "hades_f": "HaDES-F",
-          "neuroevolution": "neuroevolution (weights)"}
+LABELS = {
+    "hades_r": "HaDES-R",
+    "hades_f": "HaDES-F",
+    "neuroevolution": "neuroevolution (weights)",
+}
 
 
 class Neuroevolution:
@@ -56,8 +59,9 @@ class Neuroevolution:
         params = problem.init_params(jax.random.PRNGKey(0))
         self.template = jax.tree.map(lambda x: np.zeros(x.shape, np.float32), params)
         self.strategy = Strategy(cfg.outer, self.template)
-        self.loop = common.EsLoop(self.strategy, self.population_fitness, cfg.seed,
-                                  cfg.outer.chunk)
+        self.loop = common.EsLoop(
+            self.strategy, self.population_fitness, cfg.seed, cfg.outer.chunk
+        )
         run_key = jax.random.split(jax.random.PRNGKey(cfg.seed))[0]
         self.eval_key = jax.random.fold_in(run_key, 2**31 - 1)
 
@@ -70,8 +74,7 @@ class Neuroevolution:
         return self.loop.init(mean)
 
     def _member(self, params, roll_keys):
-        rets = jax.vmap(self.problem.score_params, in_axes=(None, 0))(params,
-                                                                      roll_keys)
+        rets = jax.vmap(self.problem.score_params, in_axes=(None, 0))(params, roll_keys)
         return rets.mean()
 
     def population_fitness(self, key, population):
@@ -84,16 +87,20 @@ class Neuroevolution:
             keys = jax.random.split(key, n * f.inits).reshape(n, f.inits, 2)
         mb = f.member_batch
         if mb and mb < n:
-            rets = jax.lax.map(lambda x: self._member(*x), (population, keys),
-                               batch_size=mb)
+            rets = jax.lax.map(
+                lambda x: self._member(*x), (population, keys), batch_size=mb
+            )
         else:
             rets = jax.vmap(self._member)(population, keys)
         return rets, jnp.zeros_like(rets)
 
     @partial(jax.jit, static_argnums=(0, 2))
     def _mean_returns(self, mean, n: int, key):
-        return jax.lax.map(lambda k: self.problem.score_params(mean, k),
-                           jax.random.split(key, n), batch_size=2)
+        return jax.lax.map(
+            lambda k: self.problem.score_params(mean, k),
+            jax.random.split(key, n),
+            batch_size=2,
+        )
 
     def mean_returns(self, es_state, generation: int, n: int) -> np.ndarray:
         """Returns of the ES mean parameters in `n` rollouts."""
@@ -114,8 +121,9 @@ def _final_dataset_returns(d, es_state, n: int, seed: int) -> np.ndarray:
     init_keys = d.eval_init_keys(k_init, n)
     if init_keys.shape[0] != n:
         init_keys = jnp.broadcast_to(init_keys[0], (n, 2))
-    rets, _ = d.problem.dataset_returns_jit(k_roll, d.mean_solution(es_state),
-                                            init_keys)
+    rets, _ = d.problem.dataset_returns_jit(
+        k_roll, d.mean_solution(es_state), init_keys
+    )
     return np.asarray(rets)
 
 
@@ -149,8 +157,14 @@ def run_baseline(
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ValueError(f"methods {bad}: use {', '.join(METHODS)}")
-    params = {"env": env, "preset": preset, "seed": seed, "final_inits": final_inits,
-              "methods": list(methods), "config": cfg.to_dict()}
+    params = {
+        "env": env,
+        "preset": preset,
+        "seed": seed,
+        "final_inits": final_inits,
+        "methods": list(methods),
+        "config": cfg.to_dict(),
+    }
     cfgs = configs(cfg)
     with common.StudyDir(NAME, params, runs_root) as sd:
         curves: list[dict] = []
@@ -160,24 +174,32 @@ def run_baseline(
         for m in methods:
             if m == "neuroevolution":
                 continue
-            d, es_state, rows, evals = common.distil(cfgs[m], progress_fn, NAME,
-                                                     LABELS[m])
+            d, es_state, rows, evals = common.distil(
+                cfgs[m], progress_fn, NAME, LABELS[m]
+            )
             hades_problem = hades_problem or d.problem
             strategy_classes[m] = type(d.strategy.es).__name__
             for r in rows:
-                curves.append({"method": m, "generation": r["generation"],
-                               "fitness_mean": r["fitness_mean"],
-                               "fitness_max": r["fitness_max"]})
+                curves.append(
+                    {
+                        "method": m,
+                        "generation": r["generation"],
+                        "fitness_mean": r["fitness_mean"],
+                        "fitness_max": r["fitness_max"],
+                    }
+                )
             for g, v in evals:
                 curves.append({"method": m, "generation": g, "mean_return": v})
             final = _final_dataset_returns(d, es_state, final_inits, seed)
             ds = d.mean_dataset(es_state, study=sd.study_id, method=m)
             path = ds_lib.save(ds, sd.datasets_dir() / f"{m}.npz")
-            results[m] = {"final_return": float(final.mean()),
-                          "final_return_std": float(final.std()),
-                          "final_returns": final.tolist(),
-                          "search_dims": int(d.strategy.num_dims),
-                          "dataset": path}
+            results[m] = {
+                "final_return": float(final.mean()),
+                "final_return_std": float(final.std()),
+                "final_returns": final.tolist(),
+                "search_dims": int(d.strategy.num_dims),
+                "dataset": path,
+            }
         if "neuroevolution" in methods:
             ne = Neuroevolution(cfgs["neuroevolution"], hades_problem)
             strategy_classes["neuroevolution"] = type(ne.strategy.es).__name__
@@ -188,89 +210,145 @@ def run_baseline(
                 return float(ne.mean_returns(state, gen, o.eval_inits).mean())
 
             def on_chunk(gen, rows, evals):
-                common.report(progress_fn, NAME, "distil neuroevolution", gen,
-                              o.generations, mean_return=evals[-1][1])
+                common.report(
+                    progress_fn,
+                    NAME,
+                    "distil neuroevolution",
+                    gen,
+                    o.generations,
+                    mean_return=evals[-1][1],
+                )
 
-            es_state, rows, evals = ne.loop.run(es_state, es_params, o.generations,
-                                                o.eval_every, eval_fn, on_chunk)
+            es_state, rows, evals = ne.loop.run(
+                es_state, es_params, o.generations, o.eval_every, eval_fn, on_chunk
+            )
             for r in rows:
-                curves.append({"method": "neuroevolution", "generation": r["generation"],
-                               "fitness_mean": r["fitness_mean"],
-                               "fitness_max": r["fitness_max"]})
+                curves.append(
+                    {
+                        "method": "neuroevolution",
+                        "generation": r["generation"],
+                        "fitness_mean": r["fitness_mean"],
+                        "fitness_max": r["fitness_max"],
+                    }
+                )
             for g, v in evals:
                 if g > 0:
-                    curves.append({"method": "neuroevolution", "generation": g,
-                                   "mean_return": v})
+                    curves.append(
+                        {"method": "neuroevolution", "generation": g, "mean_return": v}
+                    )
             final = ne.mean_returns(es_state, 10**6, final_inits)
             mean = jax.tree.map(np.asarray, ne.strategy.get_mean(es_state))
-            flat = {"/".join(str(getattr(p, "key", p)) for p in path): v
-                    for path, v in jax.tree_util.tree_leaves_with_path(mean)}
+            flat = {
+                "/".join(str(getattr(p, "key", p)) for p in path): v
+                for path, v in jax.tree_util.tree_leaves_with_path(mean)
+            }
             np.savez(sd.file("neuroevolution_params.npz"), **flat)
             results["neuroevolution"] = {
                 "final_return": float(final.mean()),
                 "final_return_std": float(final.std()),
                 "final_returns": final.tolist(),
                 "search_dims": ne.num_dims,
-                "params": str(sd.file("neuroevolution_params.npz"))}
-        policy_params = (Neuroevolution(cfg, hades_problem).num_dims
-                         if "neuroevolution" not in results
-                         else results["neuroevolution"]["search_dims"])
+                "params": str(sd.file("neuroevolution_params.npz")),
+            }
+        policy_params = (
+            Neuroevolution(cfg, hades_problem).num_dims
+            if "neuroevolution" not in results
+            else results["neuroevolution"]["search_dims"]
+        )
         csv_path = common.write_csv(sd.file(f"{NAME}.csv"), curves)
-        summary_rows = [{"method": m, **{k: v for k, v in r.items()
-                                         if not isinstance(v, list)}}
-                        for m, r in results.items()]
+        summary_rows = [
+            {"method": m, **{k: v for k, v in r.items() if not isinstance(v, list)}}
+            for m, r in results.items()
+        ]
         summary_path = common.write_csv(sd.file(f"{NAME}_summary.csv"), summary_rows)
         fig = figure(curves, results, env, cfg)
         figs = {"curves": common.save_figure(fig, sd.figures, "curves")}
-        return sd.finish({
-            "env": env,
-            "preset": preset,
-            "population": cfg.outer.population,
-            "generations": cfg.outer.generations,
-            "strategy": cfg.outer.strategy,
-            "strategy_classes": strategy_classes,
-            "dataset_size": cfg.dataset.size,
-            "policy_params": policy_params,
-            **{f"{m}_return": r["final_return"] for m, r in results.items()},
-            "methods": results,
-            "csv": csv_path,
-            "summary_csv": summary_path,
-            "figures": figs,
-        })
+        return sd.finish(
+            {
+                "env": env,
+                "preset": preset,
+                "population": cfg.outer.population,
+                "generations": cfg.outer.generations,
+                "strategy": cfg.outer.strategy,
+                "strategy_classes": strategy_classes,
+                "dataset_size": cfg.dataset.size,
+                "policy_params": policy_params,
+                **{f"{m}_return": r["final_return"] for m, r in results.items()},
+                "methods": results,
+                "csv": csv_path,
+                "summary_csv": summary_path,
+                "figures": figs,
+            }
+        )
 
 
 def figure(curves: list[dict], results: dict, env: str, cfg: HadesConfig):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.4, 0.4, 0.2],
-                        subplot_titles=("ES mean: return", "population mean fitness",
-                                        "search dimensions"))
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.4, 0.4, 0.2],
+        subplot_titles=(
+            "ES mean: return",
+            "population mean fitness",
+            "search dimensions",
+        ),
+    )
     colors = {"hades_r": "#636efa", "hades_f": "#ef553b", "neuroevolution": "#00cc96"}
     for m in results:
         ev = [r for r in curves if r["method"] == m and "mean_return" in r]
         pop = [r for r in curves if r["method"] == m and "fitness_mean" in r]
-        fig.add_trace(go.Scatter(
-            x=[r["generation"] for r in ev], y=[r["mean_return"] for r in ev],
-            mode="lines+markers", name=LABELS[m], line={"color": colors[m]},
-            legendgroup=m), 1, 1)
-        fig.add_trace(go.Scatter(
-            x=[r["generation"] for r in pop], y=[r["fitness_mean"] for r in pop],
-            mode="lines", name=LABELS[m], line={"color": colors[m]},
-            legendgroup=m, showlegend=False), 1, 2)
-    fig.add_trace(go.Bar(x=[LABELS[m] for m in results],
-                         y=[results[m]["search_dims"] for m in results],
-                         marker={"color": [colors[m] for m in results]},
-                         text=[str(results[m]["search_dims"]) for m in results],
-                         showlegend=False), 1, 3)
+        fig.add_trace(
+            go.Scatter(
+                x=[r["generation"] for r in ev],
+                y=[r["mean_return"] for r in ev],
+                mode="lines+markers",
+                name=LABELS[m],
+                line={"color": colors[m]},
+                legendgroup=m,
+            ),
+            1,
+            1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[r["generation"] for r in pop],
+                y=[r["fitness_mean"] for r in pop],
+                mode="lines",
+                name=LABELS[m],
+                line={"color": colors[m]},
+                legendgroup=m,
+                showlegend=False,
+            ),
+            1,
+            2,
+        )
+    short = {"hades_r": "HaDES-R", "hades_f": "HaDES-F", "neuroevolution": "weights"}
+    fig.add_trace(
+        go.Bar(
+            x=[short[m] for m in results],
+            y=[results[m]["search_dims"] for m in results],
+            marker={"color": [colors[m] for m in results]},
+            text=[str(results[m]["search_dims"]) for m in results],
+            showlegend=False,
+        ),
+        1,
+        3,
+    )
     fig.update_yaxes(type="log", row=1, col=3)
     fig.update_xaxes(title_text="generation", row=1, col=1)
     fig.update_xaxes(title_text="generation", row=1, col=2)
     fig.update_yaxes(title_text="return", row=1, col=1)
     o = cfg.outer
     fig.update_layout(
-        title=(f"{env}: HaDES vs neuroevolution ({o.strategy}, population "
-               f"{o.population}, {o.generations} generations, policy "
-               f"{cfg.inner.depth}x{cfg.inner.width} {cfg.inner.activation})"),
-        width=1200, height=450)
+        title=(
+            f"{env}: HaDES vs neuroevolution ({o.strategy}, population "
+            f"{o.population}, {o.generations} generations, policy "
+            f"{cfg.inner.depth}x{cfg.inner.width} {cfg.inner.activation})"
+        ),
+        width=1200,
+        height=450,
+    )
     return fig

@@ -56,13 +56,27 @@ ProgressFn = Callable[[dict], Any]
 
 
 # Progress ----------
-def report(progress_fn: ProgressFn | None, study: str, stage: str, done: int = 0,
-           total: int = 0, **extra) -> None:
+def report(
+    progress_fn: ProgressFn | None,
+    study: str,
+    stage: str,
+    done: int = 0,
+    total: int = 0,
+    **extra,
+) -> None:
     """Send one progress event: {study, stage, done, total, time, ...extra}."""
     if progress_fn is None:
         return
-    progress_fn({"study": study, "stage": stage, "done": done, "total": total,
-                 "time": time.time(), **extra})
+    progress_fn(
+        {
+            "study": study,
+            "stage": stage,
+            "done": done,
+            "total": total,
+            "time": time.time(),
+            **extra,
+        }
+    )
 
 
 # The study directory ----------
@@ -96,28 +110,41 @@ class StudyDir:
         self.figures = path / "figures"
         self.figures.mkdir()
         self.started = time.time()
-        write_json(path / "config.json", {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "kind": "study",
-            "study": study,
-            "study_id": sid,
-            "name": name,
-            "params": params,
-            "created": self.started,
-            "created_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z",
-                                         time.localtime(self.started)),
-            "versions": package_versions(),
-            "devices": device_info(),
-            "host": socket.gethostname(),
-        })
+        write_json(
+            path / "config.json",
+            {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "kind": "study",
+                "study": study,
+                "study_id": sid,
+                "name": name,
+                "params": params,
+                "created": self.started,
+                "created_iso": time.strftime(
+                    "%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)
+                ),
+                "versions": package_versions(),
+                "devices": device_info(),
+                "host": socket.gethostname(),
+            },
+        )
         self.status("running")
 
     def status(self, status: str, message: str = "", **extra) -> None:
-        write_json(self.path / "status.json", {
-            "study_id": self.study_id, "study": self.study, "status": status,
-            "message": message, "created": self.started, "updated": time.time(),
-            **process_record(), **extra})
+        write_json(
+            self.path / "status.json",
+            {
+                "study_id": self.study_id,
+                "study": self.study,
+                "status": status,
+                "message": message,
+                "created": self.started,
+                "updated": time.time(),
+                **process_record(),
+                **extra,
+            },
+        )
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -129,9 +156,13 @@ class StudyDir:
 
     def finish(self, results: dict) -> dict:
         """Write results.json and status finished; returns the results (with paths)."""
-        results = {"study": self.study, "study_id": self.study_id,
-                   "study_dir": str(self.path),
-                   "seconds": round(time.time() - self.started, 2), **results}
+        results = {
+            "study": self.study,
+            "study_id": self.study_id,
+            "study_dir": str(self.path),
+            "seconds": round(time.time() - self.started, 2),
+            **results,
+        }
         write_json(self.path / "results.json", results)
         self.status("finished", seconds=results["seconds"])
         return jsonable(results)
@@ -141,16 +172,21 @@ class StudyDir:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            msg = "interrupted" if exc_type is KeyboardInterrupt else (
-                f"{exc_type.__name__}: {exc}")
+            msg = (
+                "interrupted"
+                if exc_type is KeyboardInterrupt
+                else (f"{exc_type.__name__}: {exc}")
+            )
             with contextlib.suppress(OSError):
                 self.status("failed", msg)
 
 
 def read_study_status(path: str | os.PathLike) -> dict:
     """status.json; a running study whose writer is gone reads as failed."""
-    st = dict(read_json(Path(path) / "status.json") or {
-        "status": "failed", "message": "status.json is missing or unreadable"})
+    st = dict(
+        read_json(Path(path) / "status.json")
+        or {"status": "failed", "message": "status.json is missing or unreadable"}
+    )
     if st.get("status") == "running" and not holder_alive(st):
         st.update(status="failed", message="process died")
     return st
@@ -168,10 +204,17 @@ def list_studies(runs_root=None, study: str | None = None) -> list[dict]:
             continue
         if study is not None and cfg.get("study") != study:
             continue
-        out.append({"study_id": d.name, "study": cfg.get("study"), "dir": str(d),
-                    "created": cfg.get("created"), "params": cfg.get("params"),
-                    "status": read_study_status(d),
-                    "results": read_json(d / "results.json")})
+        out.append(
+            {
+                "study_id": d.name,
+                "study": cfg.get("study"),
+                "dir": str(d),
+                "created": cfg.get("created"),
+                "params": cfg.get("params"),
+                "status": read_study_status(d),
+                "results": read_json(d / "results.json"),
+            }
+        )
     out.sort(key=lambda r: r.get("created") or 0, reverse=True)
     return out
 
@@ -214,9 +257,14 @@ def _cell(v):
 def summary(values) -> dict:
     """mean, std, median, min, max of a list of numbers (floats)."""
     a = np.asarray(values, np.float64)
-    return {"mean": float(a.mean()), "std": float(a.std()),
-            "median": float(np.median(a)), "min": float(a.min()),
-            "max": float(a.max()), "n": int(a.size)}
+    return {
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+        "median": float(np.median(a)),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "n": int(a.size),
+    }
 
 
 # Figures ----------
@@ -250,8 +298,18 @@ def write_png(fig, path: str | os.PathLike) -> None:
     fig.write_image(str(path))
 
 
-_PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3",
-            "#ff6692", "#b6e880", "#ff97ff", "#fecb52")
+_PALETTE = (
+    "#636efa",
+    "#ef553b",
+    "#00cc96",
+    "#ab63fa",
+    "#ffa15a",
+    "#19d3f3",
+    "#ff6692",
+    "#b6e880",
+    "#ff97ff",
+    "#fecb52",
+)
 
 
 def _axis_suffix(ref: str | None) -> str:
@@ -287,8 +345,12 @@ def plotly_to_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
         x0, x1 = xa.domain or (0, 1)
         y0, y1 = ya.domain or (0, 1)
         w, h = right - left, top - bottom
-        rect = [left + x0 * w, bottom + y0 * h, (x1 - x0) * w * 0.94,
-                (y1 - y0) * h * 0.9]
+        rect = [
+            left + x0 * w,
+            bottom + y0 * h,
+            (x1 - x0) * w * 0.94,
+            (y1 - y0) * h * 0.9,
+        ]
         ax = mfig.add_axes(rect)
         if xa.title and xa.title.text:
             ax.set_xlabel(xa.title.text, fontsize=9)
@@ -333,30 +395,62 @@ def plotly_to_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
             mode = tr.mode or "lines+markers"
             if x.dtype.kind in "OUS":
                 x = np.asarray(positions(key, list(x)))
-            fmt = ("-" if "lines" in mode else "") + ("o" if "markers" in mode else "")
-            dash = "--" if line is not None and line.dash in ("dash", "dot") else None
+            dashed = line is not None and line.dash in ("dash", "dot", "dashdot")
+            ls = ("--" if dashed else "-") if "lines" in mode else "None"
+            mk = "o" if "markers" in mode else None
             err = None
             if tr.error_y is not None and tr.error_y.array is not None:
                 err = np.asarray(tr.error_y.array, np.float64)
             if err is not None:
-                ax.errorbar(x, y, yerr=err, fmt=fmt or "-", color=color, label=label,
-                            ms=4, capsize=3, linestyle=dash)
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=err,
+                    color=color,
+                    label=label,
+                    marker=mk,
+                    ms=4,
+                    capsize=3,
+                    linestyle=ls,
+                )
             else:
-                ax.plot(x, y, fmt or "-", color=color, label=label, ms=4,
-                        linestyle=dash if "lines" in mode else "None")
+                ax.plot(x, y, color=color, label=label, marker=mk, ms=4, linestyle=ls)
         elif kind == "bar":
             x = list(tr.x)
             pos = positions(key, x)
-            err = (np.asarray(tr.error_y.array, np.float64)
-                   if tr.error_y is not None and tr.error_y.array is not None
-                   else None)
-            nbars = sum(1 for t in fig.data if t.type == "bar"
-                        and (_axis_suffix(t.xaxis), _axis_suffix(t.yaxis)) == key)
-            j = sum(1 for t in fig.data[:i] if t.type == "bar"
-                    and (_axis_suffix(t.xaxis), _axis_suffix(t.yaxis)) == key)
+            err = (
+                np.asarray(tr.error_y.array, np.float64)
+                if tr.error_y is not None and tr.error_y.array is not None
+                else None
+            )
+            nbars = sum(
+                1
+                for t in fig.data
+                if t.type == "bar"
+                and (_axis_suffix(t.xaxis), _axis_suffix(t.yaxis)) == key
+            )
+            j = sum(
+                1
+                for t in fig.data[:i]
+                if t.type == "bar"
+                and (_axis_suffix(t.xaxis), _axis_suffix(t.yaxis)) == key
+            )
             bw = 0.8 / max(nbars, 1)
-            ax.bar(np.asarray(pos) - 0.4 + bw * (j + 0.5), np.asarray(tr.y, float),
-                   width=bw, yerr=err, color=color, label=label, capsize=3)
+            mc = marker.color if marker is not None else None
+            bar_color = (
+                list(mc)
+                if isinstance(mc, list | tuple) and len(mc) == len(x)
+                else color
+            )
+            ax.bar(
+                np.asarray(pos) - 0.4 + bw * (j + 0.5),
+                np.asarray(tr.y, float),
+                width=bw,
+                yerr=err,
+                color=bar_color,
+                label=label,
+                capsize=3,
+            )
         elif kind in ("box", "violin"):
             y = np.asarray(tr.y, np.float64)
             xs = list(tr.x) if tr.x is not None else [tr.name or str(i)] * len(y)
@@ -366,16 +460,24 @@ def plotly_to_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
             pos = positions(key, list(groups))
             data = [np.asarray(v) for v in groups.values()]
             if kind == "box":
-                bp = ax.boxplot(data, positions=pos, widths=0.5, patch_artist=True)
+                bp = ax.boxplot(
+                    data, positions=pos, widths=0.5, patch_artist=True, showfliers=False
+                )
                 for b in bp["boxes"]:
                     b.set_facecolor(color)
-                    b.set_alpha(0.5)
+                    b.set_alpha(0.4)
+                jitter = np.random.default_rng(i)
+                for p, d in zip(pos, data, strict=True):
+                    xs = p + jitter.uniform(-0.12, 0.12, len(d))
+                    ax.plot(xs, d, "o", color=color, ms=3, alpha=0.8)
             else:
                 ok = [k for k, d in enumerate(data) if np.ptp(d) > 0]
                 if ok:
-                    vp = ax.violinplot([data[k] for k in ok],
-                                       positions=[pos[k] for k in ok],
-                                       showmedians=True)
+                    vp = ax.violinplot(
+                        [data[k] for k in ok],
+                        positions=[pos[k] for k in ok],
+                        showmedians=True,
+                    )
                     for b in vp["bodies"]:
                         b.set_facecolor(color)
                         b.set_alpha(0.5)
@@ -385,23 +487,42 @@ def plotly_to_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
                 ax.plot([], [], "s", color=color, label=label)
         elif kind == "heatmap":
             z = np.asarray(tr.z, np.float64)
-            cs = tr.colorscale
-            cmap = "gray" if cs is None or "gr" in str(cs).lower() else "viridis"
             kw = {}
             if tr.zmin is not None and tr.zmax is not None:
                 kw = {"vmin": tr.zmin, "vmax": tr.zmax}
-            ax.imshow(z, cmap=cmap, aspect="auto", **kw)
+            ya = lay[f"yaxis{key[1]}"]
+            origin = "upper" if ya.autorange == "reversed" else "lower"
+            ax.imshow(
+                z, cmap=_colormap(tr.colorscale), aspect="auto", origin=origin, **kw
+            )
             ax.set_xticks([])
             ax.set_yticks([])
         else:
             continue
         if label and kind != "heatmap":
             legend_axes.add(key)
+    # Axes that plotly links (shared_yaxes / matches) share their limits here.
+    groups: dict[str, list] = {}
+    for (xs, ys), ax in axes.items():
+        ya = lay[f"yaxis{ys}"]
+        groups.setdefault(_axis_suffix(ya.matches) if ya.matches else ys, []).append(ax)
+    for group in groups.values():
+        if len(group) > 1:
+            lims = [a.get_ylim() for a in group]
+            lo, hi = min(v[0] for v in lims), max(v[1] for v in lims)
+            for a in group:
+                a.set_ylim(lo, hi)
     for key, ax in axes.items():
         if cats[key]:
             ax.set_xticks(range(len(cats[key])))
-            ax.set_xticklabels([str(c) for c in cats[key]], fontsize=8,
-                               rotation=30 if len(cats[key]) > 6 else 0)
+            labels = [str(c) for c in cats[key]]
+            crowded = len(labels) > 6 or sum(map(len, labels)) > 48
+            ax.set_xticklabels(
+                labels,
+                fontsize=8,
+                rotation=25 if crowded else 0,
+                ha="right" if crowded else "center",
+            )
         if key in legend_axes:
             ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
@@ -411,12 +532,38 @@ def plotly_to_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
             ax.axhline(shape.y0, color=(shape.line.color or "gray"), ls="--", lw=1)
     for ann in lay.annotations or ():
         if ann.xref == "paper" and ann.yref == "paper" and ann.text:
-            mfig.text(left + ann.x * (right - left), bottom + ann.y * (top - bottom)
-                      + 0.01, _strip_html(ann.text), ha="center", va="bottom",
-                      fontsize=9)
+            mfig.text(
+                left + ann.x * (right - left),
+                bottom + ann.y * (top - bottom) + 0.01,
+                _strip_html(ann.text),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     if lay.title and lay.title.text:
         mfig.suptitle(_strip_html(lay.title.text), fontsize=11)
-    mfig.savefig(os.fspath(path), dpi=dpi)
+    mfig.savefig(os.fspath(path), dpi=dpi, bbox_inches="tight", pad_inches=0.15)
+
+
+def _colormap(colorscale):
+    """A matplotlib colormap from a plotly colorscale ((position, colour), ...)."""
+    from matplotlib.colors import LinearSegmentedColormap, to_rgb
+
+    if not colorscale:
+        return "viridis"
+    stops = []
+    for pos, col in colorscale:
+        col = str(col).strip()
+        if col.startswith("rgb"):
+            vals = [
+                float(v)
+                for v in col[col.index("(") + 1 : col.index(")")].split(",")[:3]
+            ]
+            rgb = tuple(v / 255.0 for v in vals)
+        else:
+            rgb = to_rgb(col)
+        stops.append((float(pos), rgb))
+    return LinearSegmentedColormap.from_list("plotly", stops)
 
 
 def _strip_html(text: str) -> str:
@@ -453,11 +600,17 @@ class EsLoop:
         population, es_state = self.strategy.ask(k_ask, es_state, es_params)
         fitness, aux = self.fitness_fn(k_eval, population)
         fitness, nan_count = clean_fitness(fitness)
-        es_state, _ = self.strategy.tell(k_tell, population, -fitness, es_state,
-                                         es_params)
-        return es_state, {"generation": gen + 1, "fitness_mean": fitness.mean(),
-                          "fitness_max": fitness.max(), "fitness_min": fitness.min(),
-                          "nan_count": nan_count, "aux": jnp.nanmean(aux)}
+        es_state, _ = self.strategy.tell(
+            k_tell, population, -fitness, es_state, es_params
+        )
+        return es_state, {
+            "generation": gen + 1,
+            "fitness_mean": fitness.mean(),
+            "fitness_max": fitness.max(),
+            "fitness_min": fitness.min(),
+            "nan_count": nan_count,
+            "aux": jnp.nanmean(aux),
+        }
 
     @partial(jax.jit, static_argnums=(0, 4))
     def _chunk(self, es_state, es_params, start, length: int):
@@ -466,8 +619,15 @@ class EsLoop:
 
         return jax.lax.scan(body, es_state, start + jnp.arange(length, dtype=jnp.int32))
 
-    def run(self, es_state, es_params, generations: int, eval_every: int,
-            eval_fn: Callable | None = None, on_chunk: Callable | None = None):
+    def run(
+        self,
+        es_state,
+        es_params,
+        generations: int,
+        eval_every: int,
+        eval_fn: Callable | None = None,
+        on_chunk: Callable | None = None,
+    ):
         """Run `generations`; returns (state, rows, evals) where evals is a list of
         (generation, eval_fn(state)) at every `eval_every` boundary and the end."""
         rows: list[dict] = []
@@ -477,14 +637,18 @@ class EsLoop:
         gen = 0
         while gen < generations:
             length = min(self.chunk, generations - gen)
-            es_state, m = self._chunk(es_state, es_params,
-                                      jnp.asarray(gen, jnp.int32), length)
+            es_state, m = self._chunk(
+                es_state, es_params, jnp.asarray(gen, jnp.int32), length
+            )
             m = jax.device_get(m)
-            rows += [{k: float(np.asarray(v[i])) for k, v in m.items()}
-                     for i in range(length)]
+            rows += [
+                {k: float(np.asarray(v[i])) for k, v in m.items()}
+                for i in range(length)
+            ]
             prev, gen = gen, gen + length
-            if eval_fn is not None and (gen // eval_every > prev // eval_every
-                                        or gen >= generations):
+            if eval_fn is not None and (
+                gen // eval_every > prev // eval_every or gen >= generations
+            ):
                 evals.append((gen, eval_fn(es_state, gen)))
             if on_chunk is not None:
                 on_chunk(gen, rows, evals)
@@ -494,8 +658,9 @@ class EsLoop:
 
 
 # HaDES runs inside a study ----------
-def distil(cfg, progress_fn: ProgressFn | None = None, study: str = "",
-           label: str = ""):
+def distil(
+    cfg, progress_fn: ProgressFn | None = None, study: str = "", label: str = ""
+):
     """Run HaDES for `cfg` (a `Distiller`, compiled programs shared in-process).
 
     Returns (distiller, es_state, rows, evals): `rows` one dict per generation
@@ -513,8 +678,14 @@ def distil(cfg, progress_fn: ProgressFn | None = None, study: str = "",
         rows.extend(res.metrics)
         if res.mean_dataset_return is not None:
             evals.append((res.generation, res.mean_dataset_return))
-        report(progress_fn, study, f"distil {label}".strip(), res.generation, total,
-               mean_dataset_return=res.mean_dataset_return)
+        report(
+            progress_fn,
+            study,
+            f"distil {label}".strip(),
+            res.generation,
+            total,
+            mean_dataset_return=res.mean_dataset_return,
+        )
 
     es_state, _, _ = d.run(progress_fn=on_chunk)
     return d, es_state, rows, evals

@@ -105,8 +105,16 @@ def merge(datasets: list) -> Merged:
         targets.append(y)
         mask.append(m)
         task.append(np.full(n, i, np.int32))
-    return Merged(envs, discrete, np.concatenate(states), np.concatenate(targets),
-                  np.concatenate(mask), np.concatenate(task), obs_sizes, dims)
+    return Merged(
+        envs,
+        discrete,
+        np.concatenate(states),
+        np.concatenate(targets),
+        np.concatenate(mask),
+        np.concatenate(task),
+        obs_sizes,
+        dims,
+    )
 
 
 class MultiTaskPolicy:
@@ -115,8 +123,9 @@ class MultiTaskPolicy:
     def __init__(self, merged: Merged, inner: InnerConfig):
         self.m = merged
         self.inner = inner
-        self.net = MLPPolicy(merged.max_act, merged.discrete, inner.width, inner.depth,
-                             inner.activation)
+        self.net = MLPPolicy(
+            merged.max_act, merged.discrete, inner.width, inner.depth, inner.activation
+        )
         self.opt = make_optimizer(inner)
         self.act_dims = jnp.asarray(merged.action_dims, jnp.float32)
 
@@ -147,8 +156,9 @@ class MultiTaskPolicy:
             upd, o = self.opt.update(g, o, p)
             return (optax.apply_updates(p, upd), o), loss
 
-        (params, _), losses = jax.lax.scan(step, (params, self.opt.init(params)),
-                                           None, length=self.inner.steps)
+        (params, _), losses = jax.lax.scan(
+            step, (params, self.opt.init(params)), None, length=self.inner.steps
+        )
         return params, losses[-1]
 
     def policy_fn(self, params, task: int, greedy: bool = False):
@@ -161,16 +171,20 @@ class MultiTaskPolicy:
         def fn(key, obs):
             x = obs.reshape((obs.shape[0], -1))
             x = jnp.pad(x, ((0, 0), (0, pad)))
-            x = jnp.concatenate([x, jnp.broadcast_to(onehot, (x.shape[0],
-                                                              onehot.size))], -1)
+            x = jnp.concatenate(
+                [x, jnp.broadcast_to(onehot, (x.shape[0], onehot.size))], -1
+            )
             if m.discrete:
                 logits = jnp.where(valid, self.net.apply(params, x), -1e9)
                 if greedy:
                     return jnp.argmax(logits, -1)
                 return jax.random.categorical(key, logits, axis=-1)
             mean, log_std = self.net.apply(params, x)
-            a = mean if greedy else mean + jnp.exp(log_std) * jax.random.normal(
-                key, mean.shape)
+            a = (
+                mean
+                if greedy
+                else mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+            )
             return a[:, : m.action_dims[task]]
 
         return fn
@@ -183,8 +197,9 @@ def random_policy_fn(spec):
         n = obs.shape[0]
         if spec.discrete:
             return jax.random.randint(key, (n,), 0, spec.action_dim)
-        return jax.random.uniform(key, (n, spec.action_dim), minval=spec.action_low,
-                                  maxval=spec.action_high)
+        return jax.random.uniform(
+            key, (n, spec.action_dim), minval=spec.action_low, maxval=spec.action_high
+        )
 
     return fn
 
@@ -193,8 +208,9 @@ def _score_fn(problem, policy_fn):
     f = problem.cfg.fitness
 
     def score(key):
-        stats, _ = rollout(key, problem.env, policy_fn, f.num_envs, f.num_steps,
-                           problem.norm)
+        stats, _ = rollout(
+            key, problem.env, policy_fn, f.num_envs, f.num_steps, problem.norm
+        )
         return reduce_returns(stats, f.reduction)
 
     return score
@@ -218,10 +234,17 @@ def run_multitask(
     single-task and random returns, ``beats_random`` (multitask > random on every
     task), and the paths.
     """
-    params = {"envs": list(envs), "datasets": None if datasets is None
-              else [str(getattr(d, "env", d)) for d in datasets], "preset": preset,
-              "seed": seed, "inits": inits, "distil_overrides": distil_overrides,
-              "inner_overrides": inner_overrides}
+    params = {
+        "envs": list(envs),
+        "datasets": None
+        if datasets is None
+        else [str(getattr(d, "env", d)) for d in datasets],
+        "preset": preset,
+        "seed": seed,
+        "inits": inits,
+        "distil_overrides": distil_overrides,
+        "inner_overrides": inner_overrides,
+    }
     with common.StudyDir(NAME, params, runs_root) as sd:
         if datasets is None:
             dss = []
@@ -241,8 +264,12 @@ def run_multitask(
         n_inits = inits or cfgs[0].eval.inits
         inner = cfgs[0].inner
         if inner_overrides:
-            base = cfgs[0].with_overrides({f"inner.{k}" if "." not in k else k: v
-                                           for k, v in inner_overrides.items()})
+            base = cfgs[0].with_overrides(
+                {
+                    f"inner.{k}" if "." not in k else k: v
+                    for k, v in inner_overrides.items()
+                }
+            )
             inner = base.inner
         mt = MultiTaskPolicy(merged, inner)
         problems = [problem_for_dataset(d, c) for d, c in zip(dss, cfgs, strict=True)]
@@ -254,69 +281,109 @@ def run_multitask(
         @jax.jit
         def multitask_returns(init_key, roll_key):
             params, loss = mt.train(init_key)
-            rets = [_score_fn(p, mt.policy_fn(params, i, p.cfg.fitness.greedy))(
-                jax.random.fold_in(roll_key, i)) for i, p in enumerate(problems)]
+            rets = [
+                _score_fn(p, mt.policy_fn(params, i, p.cfg.fitness.greedy))(
+                    jax.random.fold_in(roll_key, i)
+                )
+                for i, p in enumerate(problems)
+            ]
             return jnp.stack(rets), loss
 
         rows = []
         mt_rets = np.zeros((n_inits, len(envs)))
-        for j, (ik, rk) in enumerate(zip(init_keys, jax.random.split(k_roll, n_inits),
-                                         strict=True)):
+        for j, (ik, rk) in enumerate(
+            zip(init_keys, jax.random.split(k_roll, n_inits), strict=True)
+        ):
             common.report(progress_fn, NAME, "evaluate multitask policy", j, n_inits)
             rets, loss = multitask_returns(ik, rk)
             mt_rets[j] = np.asarray(rets)
             for i, env in enumerate(envs):
-                rows.append({"policy": "multitask", "env": env, "init": j,
-                             "return": float(mt_rets[j, i]), "bc_loss": float(loss)})
+                rows.append(
+                    {
+                        "policy": "multitask",
+                        "env": env,
+                        "init": j,
+                        "return": float(mt_rets[j, i]),
+                        "bc_loss": float(loss),
+                    }
+                )
         single, rand = {}, {}
         for i, (env, ds) in enumerate(zip(envs, dss, strict=True)):
-            common.report(progress_fn, NAME, f"evaluate single-task {env}", i,
-                          len(envs))
+            common.report(
+                progress_fn, NAME, f"evaluate single-task {env}", i, len(envs)
+            )
             res = evaluate_dataset(ds, inits=n_inits, seed=seed + 50_000)
             single[env] = np.asarray(res.per_init)
-            score = jax.jit(jax.vmap(_score_fn(problems[i],
-                                               random_policy_fn(ds.spec))))
-            rand[env] = np.asarray(score(jax.random.split(
-                jax.random.fold_in(k_rand, i), n_inits)))
+            score = jax.jit(jax.vmap(_score_fn(problems[i], random_policy_fn(ds.spec))))
+            rand[env] = np.asarray(
+                score(jax.random.split(jax.random.fold_in(k_rand, i), n_inits))
+            )
             for j in range(n_inits):
-                rows.append({"policy": "single-task", "env": env, "init": j,
-                             "return": float(single[env][j]),
-                             "bc_loss": float(res.bc_loss[j])})
-                rows.append({"policy": "random", "env": env, "init": j,
-                             "return": float(rand[env][j])})
+                rows.append(
+                    {
+                        "policy": "single-task",
+                        "env": env,
+                        "init": j,
+                        "return": float(single[env][j]),
+                        "bc_loss": float(res.bc_loss[j]),
+                    }
+                )
+                rows.append(
+                    {
+                        "policy": "random",
+                        "env": env,
+                        "init": j,
+                        "return": float(rand[env][j]),
+                    }
+                )
         tasks = {}
         for i, env in enumerate(envs):
-            tasks[env] = {"multitask": float(mt_rets[:, i].mean()),
-                          "multitask_std": float(mt_rets[:, i].std()),
-                          "single_task": float(single[env].mean()),
-                          "single_task_std": float(single[env].std()),
-                          "random": float(rand[env].mean()),
-                          "random_std": float(rand[env].std()),
-                          "dataset_size": dss[i].size}
+            tasks[env] = {
+                "multitask": float(mt_rets[:, i].mean()),
+                "multitask_std": float(mt_rets[:, i].std()),
+                "single_task": float(single[env].mean()),
+                "single_task_std": float(single[env].std()),
+                "random": float(rand[env].mean()),
+                "random_std": float(rand[env].std()),
+                "dataset_size": dss[i].size,
+            }
         csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
-        np.savez(sd.file("merged_dataset.npz"), states=merged.states,
-                 targets=merged.targets, mask=merged.mask, task=merged.task,
-                 envs=np.array(envs))
-        figs = {"multitask": common.save_figure(figure(tasks), sd.figures,
-                                                "multitask")}
-        return sd.finish({
-            "envs": list(envs),
-            "preset": preset,
-            "inits": n_inits,
-            "tasks": tasks,
-            **{f"{env}_multitask": t["multitask"] for env, t in tasks.items()},
-            **{f"{env}_random": t["random"] for env, t in tasks.items()},
-            "beats_random": all(t["multitask"] > t["random"] for t in tasks.values()),
-            "head": "shared padded head, invalid actions masked" if merged.discrete
-            else "shared padded Gaussian head, unused dimensions masked",
-            "input_size": merged.input_size,
-            "merged_size": int(merged.states.shape[0]),
-            "inner": {"width": inner.width, "depth": inner.depth,
-                      "steps": inner.steps, "lr": inner.lr},
-            "csv": csv_path,
-            "merged_dataset": str(sd.file("merged_dataset.npz")),
-            "figures": figs,
-        })
+        np.savez(
+            sd.file("merged_dataset.npz"),
+            states=merged.states,
+            targets=merged.targets,
+            mask=merged.mask,
+            task=merged.task,
+            envs=np.array(envs),
+        )
+        figs = {"multitask": common.save_figure(figure(tasks), sd.figures, "multitask")}
+        return sd.finish(
+            {
+                "envs": list(envs),
+                "preset": preset,
+                "inits": n_inits,
+                "tasks": tasks,
+                **{f"{env}_multitask": t["multitask"] for env, t in tasks.items()},
+                **{f"{env}_random": t["random"] for env, t in tasks.items()},
+                "beats_random": all(
+                    t["multitask"] > t["random"] for t in tasks.values()
+                ),
+                "head": "shared padded head, invalid actions masked"
+                if merged.discrete
+                else "shared padded Gaussian head, unused dimensions masked",
+                "input_size": merged.input_size,
+                "merged_size": int(merged.states.shape[0]),
+                "inner": {
+                    "width": inner.width,
+                    "depth": inner.depth,
+                    "steps": inner.steps,
+                    "lr": inner.lr,
+                },
+                "csv": csv_path,
+                "merged_dataset": str(sd.file("merged_dataset.npz")),
+                "figures": figs,
+            }
+        )
 
 
 def figure(tasks: dict):
@@ -326,16 +393,29 @@ def figure(tasks: dict):
     envs = list(tasks)
     fig = make_subplots(rows=1, cols=len(envs), subplot_titles=envs)
     colors = {"multitask": "#636efa", "single_task": "#00cc96", "random": "#7f7f7f"}
-    names = {"multitask": "one multitask policy", "single_task": "single-task policy",
-             "random": "random policy"}
+    names = {
+        "multitask": "one multitask policy",
+        "single_task": "single-task policy",
+        "random": "random policy",
+    }
+    keys = ("multitask", "single_task", "random")
     for col, env in enumerate(envs, start=1):
         t = tasks[env]
-        for k in ("multitask", "single_task", "random"):
-            fig.add_trace(go.Bar(x=[names[k]], y=[t[k]],
-                                 error_y={"type": "data", "array": [t[f"{k}_std"]]},
-                                 marker={"color": colors[k]}, name=names[k],
-                                 showlegend=col == 1), 1, col)
+        fig.add_trace(
+            go.Bar(
+                x=[names[k] for k in keys],
+                y=[t[k] for k in keys],
+                error_y={"type": "data", "array": [t[f"{k}_std"] for k in keys]},
+                marker={"color": [colors[k] for k in keys]},
+                showlegend=False,
+            ),
+            1,
+            col,
+        )
     fig.update_yaxes(title_text="return", row=1, col=1)
-    fig.update_layout(title="Zero-shot multi-task policy from single-task datasets",
-                      width=450 * len(envs), height=420, barmode="group")
+    fig.update_layout(
+        title="Zero-shot multi-task policy from single-task datasets",
+        width=450 * len(envs),
+        height=420,
+    )
     return fig

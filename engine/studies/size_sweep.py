@@ -53,48 +53,62 @@ def run_size_sweep(
         c = presets.make(preset, env, n, seed)
         cfgs[n] = c.with_overrides(ov) if ov else c
     n_eval = eval_inits or cfgs[sizes[0]].eval.inits
-    params = {"env": env, "sizes": list(sizes), "preset": preset, "seed": seed,
-              "eval_inits": n_eval, "overrides": ov,
-              "config": cfgs[sizes[0]].to_dict()}
+    params = {
+        "env": env,
+        "sizes": list(sizes),
+        "preset": preset,
+        "seed": seed,
+        "eval_inits": n_eval,
+        "overrides": ov,
+        "config": cfgs[sizes[0]].to_dict(),
+    }
     with common.StudyDir(NAME, params, runs_root) as sd:
         table, curves, finals = [], [], {}
         for n in sizes:
-            d, es_state, _rows, evals = common.distil(cfgs[n], progress_fn, NAME,
-                                                      f"N={n}")
+            d, es_state, _rows, evals = common.distil(
+                cfgs[n], progress_fn, NAME, f"N={n}"
+            )
             for g, v in evals:
                 curves.append({"size": n, "generation": g, "mean_return": v})
             key = jax.random.PRNGKey(seed + 40_000)
             k_init, k_roll = jax.random.split(key)
             init_keys = d.eval_init_keys(k_init, n_eval)
             rets, losses = d.problem.dataset_returns_jit(
-                k_roll, d.mean_solution(es_state), init_keys)
+                k_roll, d.mean_solution(es_state), init_keys
+            )
             rets, losses = np.asarray(rets), np.asarray(losses)
             finals[n] = rets
             for i, (r, lo) in enumerate(zip(rets, losses, strict=True)):
-                table.append({"size": n, "init": i, "return": float(r),
-                              "bc_loss": float(lo)})
+                table.append(
+                    {"size": n, "init": i, "return": float(r), "bc_loss": float(lo)}
+                )
             ds = d.mean_dataset(es_state, study=sd.study_id)
             ds_lib.save(ds, sd.datasets_dir() / f"N{n}.npz")
         csv_path = common.write_csv(sd.file(f"{NAME}.csv"), table)
         curve_path = common.write_csv(sd.file(f"{NAME}_curve.csv"), curves)
-        figs = {"size_sweep": common.save_figure(figure(finals, curves, env),
-                                                 sd.figures, "size_sweep")}
+        figs = {
+            "size_sweep": common.save_figure(
+                figure(finals, curves, env), sd.figures, "size_sweep"
+            )
+        }
         means = [float(finals[n].mean()) for n in sizes]
-        return sd.finish({
-            "env": env,
-            "preset": preset,
-            "sizes": list(sizes),
-            "final_return": means,
-            "final_std": [float(finals[n].std()) for n in sizes],
-            "best_size": sizes[int(np.argmax(means))],
-            "generations": cfgs[sizes[0]].outer.generations,
-            "population": cfgs[sizes[0]].outer.population,
-            "eval_inits": n_eval,
-            "csv": csv_path,
-            "curve_csv": curve_path,
-            "datasets": str(sd.datasets_dir()),
-            "figures": figs,
-        })
+        return sd.finish(
+            {
+                "env": env,
+                "preset": preset,
+                "sizes": list(sizes),
+                "final_return": means,
+                "final_std": [float(finals[n].std()) for n in sizes],
+                "best_size": sizes[int(np.argmax(means))],
+                "generations": cfgs[sizes[0]].outer.generations,
+                "population": cfgs[sizes[0]].outer.population,
+                "eval_inits": n_eval,
+                "csv": csv_path,
+                "curve_csv": curve_path,
+                "datasets": str(sd.datasets_dir()),
+                "figures": figs,
+            }
+        )
 
 
 def figure(finals: dict, curves: list[dict], env: str):
@@ -102,19 +116,40 @@ def figure(finals: dict, curves: list[dict], env: str):
     from plotly.subplots import make_subplots
 
     sizes = list(finals)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "final return vs dataset size N", "ES mean dataset return per N"))
-    fig.add_trace(go.Scatter(
-        x=sizes, y=[float(finals[n].mean()) for n in sizes],
-        error_y={"type": "data", "array": [float(finals[n].std()) for n in sizes]},
-        mode="lines+markers", name="final return"), 1, 1)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "final return vs dataset size N",
+            "ES mean dataset return per N",
+        ),
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=sizes,
+            y=[float(finals[n].mean()) for n in sizes],
+            error_y={"type": "data", "array": [float(finals[n].std()) for n in sizes]},
+            mode="lines+markers",
+            name="final return",
+        ),
+        1,
+        1,
+    )
     for n in sizes:
         c = [r for r in curves if r["size"] == n]
-        fig.add_trace(go.Scatter(x=[r["generation"] for r in c],
-                                 y=[r["mean_return"] for r in c],
-                                 mode="lines+markers", name=f"N={n}"), 1, 2)
-    fig.update_xaxes(type="log", dtick=float(np.log10(2)), title_text="N (pairs)",
-                     row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[r["generation"] for r in c],
+                y=[r["mean_return"] for r in c],
+                mode="lines+markers",
+                name=f"N={n}",
+            ),
+            1,
+            2,
+        )
+    fig.update_xaxes(
+        type="log", dtick=float(np.log10(2)), title_text="N (pairs)", row=1, col=1
+    )
     fig.update_xaxes(title_text="generation", row=1, col=2)
     fig.update_yaxes(title_text="return", row=1, col=1)
     fig.update_layout(title=f"{env}: dataset size sweep", width=1100, height=430)

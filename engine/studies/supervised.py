@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import os
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,8 +41,14 @@ from engine.studies import common
 NAME = "supervised"
 DATASETS = ("digits", "mnist", "fashion_mnist")
 MAX_IDX_BYTES = 512 * 2**20
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
-               0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 _IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
@@ -52,9 +59,9 @@ _IDX_FILES = {
 
 @dataclass(frozen=True)
 class SupervisedSettings:
-    population: int = 32
+    population: int = 16
     """Candidate image sets per generation (the paper: 512)."""
-    generations: int = 60
+    generations: int = 50
     """ES generations (the paper: 1000)."""
     sigma: float = 0.02
     """Initial ES standard deviation, in pixel units (images in [0, 1])."""
@@ -70,13 +77,14 @@ class SupervisedSettings:
     """Lowest ES learning rate."""
     fitness_shaping: str = "centered_rank"
     """Fitness shaping of the OpenES update."""
-    inner_steps: int = 200
+    inner_steps: int = 100
     """SGD steps of the network on the 10 images (the paper: 1000)."""
     inner_lr: float = 0.1
     """SGD learning rate of the inner loop (the paper: 0.1)."""
-    loss_scale: float = 0.1
-    """Inner loss = cross-entropy * this (the paper: / 10 classes)."""
-    inits: int = 2
+    loss_scale: float = 1.0
+    """Inner loss = cross-entropy * this (the paper: 0.1, i.e. / 10 classes; with
+    only 100 steps the unscaled loss fits the 10 images, 0.1 does not)."""
+    inits: int = 1
     """Network inits per candidate (common to the population)."""
     fitness_batch: int = 512
     """Training images scoring each generation (a fresh subsample; 0: all)."""
@@ -97,12 +105,18 @@ class SupervisedSettings:
 
 
 PRESETS = {
-    # digits 8x8 on 2 CPU cores: about a minute.
+    # digits 8x8 on 2 CPU cores: about 1.5 minutes.
     "quick": SupervisedSettings(),
-    # The paper's MNIST settings.
-    "paper": SupervisedSettings(population=512, generations=1000, inner_steps=1000,
-                                fitness_shaping="identity", fitness_batch=0,
-                                eval_inits=8),
+    # The paper's MNIST settings (a GPU job).
+    "paper": SupervisedSettings(
+        population=512,
+        generations=1000,
+        inner_steps=1000,
+        loss_scale=0.1,
+        inits=2,
+        fitness_batch=0,
+        member_batch=64,
+    ),
 }
 
 
@@ -143,15 +157,21 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     hdr = 4 + 4 * ndim
     if len(data) < hdr:
         raise ValueError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big")
-                  for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     dtype = np.dtype(_IDX_DTYPES[code])
     count = int(np.prod(shape))
     if len(data) - hdr != count * dtype.itemsize:
-        raise ValueError(f"{path}: header says shape {shape} ({count} values) but "
-                         f"{len(data) - hdr} bytes follow")
-    return np.frombuffer(data, dtype, count, hdr).reshape(shape).astype(
-        dtype.newbyteorder("="))
+        raise ValueError(
+            f"{path}: header says shape {shape} ({count} values) but "
+            f"{len(data) - hdr} bytes follow"
+        )
+    return (
+        np.frombuffer(data, dtype, count, hdr)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def _find_idx(folder: Path, names: tuple[str, ...]) -> Path:
@@ -169,12 +189,19 @@ def load_idx_folder(folder: str | os.PathLike, name: str = "mnist") -> ImageData
     for split in ("train", "test"):
         x, y = arr[f"x_{split}"], arr[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"{folder}: {split} images {x.shape} and labels {y.shape}"
-                             " do not match (need (n, H, W) and (n,))")
+            raise ValueError(
+                f"{folder}: {split} images {x.shape} and labels {y.shape}"
+                " do not match (need (n, H, W) and (n,))"
+            )
     scale = 255.0 if arr["x_train"].dtype == np.uint8 else 1.0
     prep = lambda x: (x.astype(np.float32) / scale)[..., None]  # noqa: E731
-    return ImageData(name, prep(arr["x_train"]), arr["y_train"].astype(np.int32),
-                     prep(arr["x_test"]), arr["y_test"].astype(np.int32))
+    return ImageData(
+        name,
+        prep(arr["x_train"]),
+        arr["y_train"].astype(np.int32),
+        prep(arr["x_test"]),
+        arr["y_test"].astype(np.int32),
+    )
 
 
 def load_digits_data(seed: int = 0, test_fraction: float = 0.25) -> ImageData:
@@ -182,8 +209,9 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.25) -> ImageData:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # pragma: no cover - scikit-learn is a test dependency
-        raise RuntimeError("the digits dataset needs scikit-learn "
-                           "(pip install scikit-learn)") from e
+        raise RuntimeError(
+            "the digits dataset needs scikit-learn (pip install scikit-learn)"
+        ) from e
     d = load_digits()
     x = (d.images.astype(np.float32) / 16.0)[..., None]
     y = d.target.astype(np.int32)
@@ -193,22 +221,26 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.25) -> ImageData:
     return ImageData("digits", x[tr], y[tr], x[te], y[te])
 
 
-def load_data(dataset: str = "digits", data_dir: str | None = None,
-              seed: int = 0) -> ImageData:
+def load_data(
+    dataset: str = "digits", data_dir: str | None = None, seed: int = 0
+) -> ImageData:
     if dataset == "digits":
         return load_digits_data(seed)
     if dataset in ("mnist", "fashion_mnist"):
         if not data_dir:
-            raise ValueError(f"{dataset}: pass the folder of its IDX files "
-                             "(--data-dir); nothing is downloaded")
+            raise ValueError(
+                f"{dataset}: pass the folder of its IDX files "
+                "(--data-dir); nothing is downloaded"
+            )
         return load_idx_folder(data_dir, dataset)
     raise ValueError(f"dataset {dataset!r}: use one of {', '.join(DATASETS)}")
 
 
 def class_means(data: ImageData) -> np.ndarray:
     """(classes, H, W, C) mean training image of each class (the ES start)."""
-    return np.stack([data.x_train[data.y_train == c].mean(0)
-                     for c in range(data.num_classes)]).astype(np.float32)
+    return np.stack(
+        [data.x_train[data.y_train == c].mean(0) for c in range(data.num_classes)]
+    ).astype(np.float32)
 
 
 # The network and its inner loop ----------
@@ -235,8 +267,9 @@ class SupervisedProblem:
         self.s = s
         self.net = ConvNet(data.num_classes, s.conv_features, s.hidden)
         self.labels = jnp.arange(data.num_classes, dtype=jnp.int32)
-        self.template = {"images": np.zeros((data.num_classes,
-                                             *data.x_train.shape[1:]), np.float32)}
+        self.template = {
+            "images": np.zeros((data.num_classes, *data.x_train.shape[1:]), np.float32)
+        }
         self.x_train = jnp.asarray(data.x_train)
         self.y_train = jnp.asarray(data.y_train)
         self.opt = optax.sgd(s.inner_lr)
@@ -245,13 +278,15 @@ class SupervisedProblem:
         return self.net.init(key, self.template["images"][:1])
 
     def train(self, images, init_key):
-        """(params, final inner loss) of a net trained on `images` (classes, H, W, C)."""
+        """(params, final inner loss) of a net trained on `images` (K, H, W, C)."""
         params = self.init_params(init_key)
         onehot = jax.nn.one_hot(self.labels, self.data.num_classes)
 
         def loss_fn(p):
             logits = self.net.apply(p, images)
-            return optax.softmax_cross_entropy(logits, onehot).mean() * self.s.loss_scale
+            return (
+                optax.softmax_cross_entropy(logits, onehot).mean() * self.s.loss_scale
+            )
 
         def step(carry, _):
             p, o = carry
@@ -259,8 +294,9 @@ class SupervisedProblem:
             upd, o = self.opt.update(g, o, p)
             return (optax.apply_updates(p, upd), o), loss
 
-        (params, _), losses = jax.lax.scan(step, (params, self.opt.init(params)),
-                                           None, length=self.s.inner_steps)
+        (params, _), losses = jax.lax.scan(
+            step, (params, self.opt.init(params)), None, length=self.s.inner_steps
+        )
         return params, losses[-1]
 
     def loss_and_accuracy(self, params, x, y):
@@ -296,35 +332,57 @@ class SupervisedProblem:
             loss, acc = jax.vmap(fn)(population)
         return -loss, acc
 
+    @partial(jax.jit, static_argnums=(0,))
+    def _scores(self, images, init_key):
+        params, inner = self.train(images, init_key)
+        tr = self.loss_and_accuracy(params, self.x_train, self.y_train)
+        te = self.loss_and_accuracy(
+            params, jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
+        )
+        return tr, te, inner
+
     def evaluate(self, key, images, n_inits: int) -> dict:
         """Fresh nets trained on `images`: per-init train/test loss and accuracy."""
-        x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
-
-        @jax.jit
-        def one(k):
-            params, inner = self.train(jnp.asarray(images), k)
-            tr = self.loss_and_accuracy(params, self.x_train, self.y_train)
-            te = self.loss_and_accuracy(params, x_test, y_test)
-            return tr, te, inner
-
-        out = {"train_loss": [], "train_accuracy": [], "test_loss": [],
-               "test_accuracy": [], "inner_loss": []}
+        images = jnp.asarray(images, jnp.float32)
+        one = lambda k: self._scores(images, k)  # noqa: E731
+        out = {
+            "train_loss": [],
+            "train_accuracy": [],
+            "test_loss": [],
+            "test_accuracy": [],
+            "inner_loss": [],
+        }
         for k in jax.random.split(key, n_inits):
             (trl, tra), (tel, tea), inner = one(k)
-            for name, v in (("train_loss", trl), ("train_accuracy", tra),
-                            ("test_loss", tel), ("test_accuracy", tea),
-                            ("inner_loss", inner)):
+            for name, v in (
+                ("train_loss", trl),
+                ("train_accuracy", tra),
+                ("test_loss", tel),
+                ("test_accuracy", tea),
+                ("inner_loss", inner),
+            ):
                 out[name].append(float(v))
         return out
 
 
 def outer_config(s: SupervisedSettings) -> OuterConfig:
     return OuterConfig(
-        "Open_ES", s.population, s.generations, sigma=s.sigma,
-        sigma_decay=s.sigma_decay, sigma_floor=s.sigma_floor, lr=s.lr,
-        lr_decay=s.lr_decay, lr_floor=s.lr_floor, optimizer="adam", adam_b1=0.9,
-        fitness_shaping=s.fitness_shaping, antithetic=True, chunk=s.chunk,
-        eval_every=s.eval_every)
+        "Open_ES",
+        s.population,
+        s.generations,
+        sigma=s.sigma,
+        sigma_decay=s.sigma_decay,
+        sigma_floor=s.sigma_floor,
+        lr=s.lr,
+        lr_decay=s.lr_decay,
+        lr_floor=s.lr_floor,
+        optimizer="adam",
+        adam_b1=0.9,
+        fitness_shaping=s.fitness_shaping,
+        antithetic=True,
+        chunk=s.chunk,
+        eval_every=s.eval_every,
+    )
 
 
 # The study ----------
@@ -358,9 +416,11 @@ def run_supervised(
         @jax.jit
         def mean_train_loss(state):
             images = strategy.get_mean(state)["images"]
-            losses = jax.vmap(lambda k: problem.loss_and_accuracy(
-                problem.train(images, k)[0], problem.x_train, problem.y_train))(
-                jax.random.split(eval_key, 2))
+            losses = jax.vmap(
+                lambda k: problem.loss_and_accuracy(
+                    problem.train(images, k)[0], problem.x_train, problem.y_train
+                )
+            )(jax.random.split(eval_key, 2))
             return losses[0].mean(), losses[1].mean()
 
         def eval_fn(state, gen):
@@ -368,11 +428,18 @@ def run_supervised(
             return float(loss), float(acc)
 
         def on_chunk(gen, rows, evals):
-            common.report(progress_fn, NAME, "distil", gen, s.generations,
-                          train_loss=evals[-1][1][0] if evals else None)
+            common.report(
+                progress_fn,
+                NAME,
+                "distil",
+                gen,
+                s.generations,
+                train_loss=evals[-1][1][0] if evals else None,
+            )
 
-        es_state, rows, evals = loop.run(es_state, es_params, s.generations,
-                                         s.eval_every, eval_fn, on_chunk)
+        es_state, rows, evals = loop.run(
+            es_state, es_params, s.generations, s.eval_every, eval_fn, on_chunk
+        )
         final = np.asarray(strategy.get_mean(es_state)["images"])
         common.report(progress_fn, NAME, "evaluate", 0, 2)
         k_final = jax.random.PRNGKey(s.seed + 20_000)
@@ -384,53 +451,80 @@ def run_supervised(
         table = []
         for label, res in (("distilled", res_final), ("class_means", res_start)):
             for i in range(s.eval_inits):
-                table.append({"images": label, "init": i,
-                              **{k: v[i] for k, v in res.items()}})
-        curve = [{"generation": r["generation"], "fitness_mean": r["fitness_mean"],
-                  "fitness_max": r["fitness_max"],
-                  "population_train_accuracy": r["aux"]} for r in rows]
-        evals_rows = [{"generation": g, "mean_train_loss": v[0],
-                       "mean_train_accuracy": v[1]} for g, v in evals]
+                table.append(
+                    {"images": label, "init": i, **{k: v[i] for k, v in res.items()}}
+                )
+        curve = [
+            {
+                "generation": r["generation"],
+                "fitness_mean": r["fitness_mean"],
+                "fitness_max": r["fitness_max"],
+                "population_train_accuracy": r["aux"],
+            }
+            for r in rows
+        ]
+        evals_rows = [
+            {"generation": g, "mean_train_loss": v[0], "mean_train_accuracy": v[1]}
+            for g, v in evals
+        ]
         csv_path = common.write_csv(sd.file(f"{NAME}.csv"), table)
-        curve_path = common.write_csv(sd.file(f"{NAME}_curve.csv"),
-                                      _merge_curve(curve, evals_rows))
-        np.savez(sd.file("images.npz"), distilled=final, class_means=start,
-                 labels=np.arange(data.num_classes))
+        curve_path = common.write_csv(
+            sd.file(f"{NAME}_curve.csv"), _merge_curve(curve, evals_rows)
+        )
+        np.savez(
+            sd.file("images.npz"),
+            distilled=final,
+            class_means=start,
+            labels=np.arange(data.num_classes),
+        )
         figs = {
-            "images": common.save_figure(image_figure(start, final, data.name),
-                                         sd.figures, "images"),
-            "curve": common.save_figure(curve_figure(curve, evals_rows, data.name),
-                                        sd.figures, "curve"),
+            "images": common.save_figure(
+                image_figure(start, final, data.name), sd.figures, "images"
+            ),
+            "curve": common.save_figure(
+                curve_figure(curve, evals_rows, data.name), sd.figures, "curve"
+            ),
         }
         m = lambda res, k: float(np.mean(res[k]))  # noqa: E731
-        return sd.finish({
-            "dataset": data.name,
-            "preset": preset,
-            "test_accuracy": m(res_final, "test_accuracy"),
-            "train_accuracy": m(res_final, "train_accuracy"),
-            "test_accuracy_std": float(np.std(res_final["test_accuracy"])),
-            "train_loss": m(res_final, "train_loss"),
-            "start_test_accuracy": m(res_start, "test_accuracy"),
-            "start_train_accuracy": m(res_start, "train_accuracy"),
-            "chance": 1.0 / data.num_classes,
-            "images_per_class": 1,
-            "train_size": int(len(data.y_train)),
-            "test_size": int(len(data.y_test)),
-            "population": s.population,
-            "generations": s.generations,
-            "inner_steps": s.inner_steps,
-            "strategy": type(strategy.es).__name__,
-            "csv": csv_path,
-            "curve_csv": curve_path,
-            "images": str(sd.file("images.npz")),
-            "figures": figs,
-        })
+        return sd.finish(
+            {
+                "dataset": data.name,
+                "preset": preset,
+                "test_accuracy": m(res_final, "test_accuracy"),
+                "train_accuracy": m(res_final, "train_accuracy"),
+                "test_accuracy_std": float(np.std(res_final["test_accuracy"])),
+                "train_loss": m(res_final, "train_loss"),
+                "start_test_accuracy": m(res_start, "test_accuracy"),
+                "start_train_accuracy": m(res_start, "train_accuracy"),
+                "chance": 1.0 / data.num_classes,
+                "images_per_class": 1,
+                "train_size": int(len(data.y_train)),
+                "test_size": int(len(data.y_test)),
+                "population": s.population,
+                "generations": s.generations,
+                "inner_steps": s.inner_steps,
+                "strategy": type(strategy.es).__name__,
+                "csv": csv_path,
+                "curve_csv": curve_path,
+                "images": str(sd.file("images.npz")),
+                "figures": figs,
+            }
+        )
 
 
 def _merge_curve(curve: list[dict], evals: list[dict]) -> list[dict]:
     by_gen = {e["generation"]: e for e in evals}
-    out = [dict(r, **{k: v for k, v in by_gen.get(r["generation"], {}).items()
-                      if k != "generation"}) for r in curve]
+    out = [
+        dict(
+            r,
+            **{
+                k: v
+                for k, v in by_gen.get(r["generation"], {}).items()
+                if k != "generation"
+            },
+        )
+        for r in curve
+    ]
     if 0 in by_gen:
         out.insert(0, dict(by_gen[0]))
     return out
@@ -441,19 +535,34 @@ def image_figure(start: np.ndarray, final: np.ndarray, name: str):
     from plotly.subplots import make_subplots
 
     k = final.shape[0]
-    fig = make_subplots(rows=2, cols=k, horizontal_spacing=0.01,
-                        vertical_spacing=0.08,
-                        subplot_titles=[str(c) for c in range(k)] + [""] * k)
+    fig = make_subplots(
+        rows=2,
+        cols=k,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.08,
+        subplot_titles=[str(c) for c in range(k)] + [""] * k,
+    )
     lo = float(min(start.min(), final.min()))
     hi = float(max(start.max(), final.max()))
     for row, imgs in ((1, start), (2, final)):
         for c in range(k):
-            fig.add_heatmap(z=imgs[c, :, :, 0][::-1], colorscale="gray",
-                            zmin=lo, zmax=hi, showscale=False, row=row, col=c + 1)
+            fig.add_heatmap(
+                z=imgs[c, :, :, 0],
+                colorscale="gray",
+                zmin=lo,
+                zmax=hi,
+                showscale=False,
+                row=row,
+                col=c + 1,
+            )
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(title=f"{name}: class means (top) and distilled images (bottom)",
-                      width=110 * k, height=300, margin={"t": 60, "b": 10})
+    fig.update_yaxes(visible=False, autorange="reversed")
+    fig.update_layout(
+        title=f"{name}: class means (top) and distilled images (bottom)",
+        width=110 * k,
+        height=300,
+        margin={"t": 60, "b": 10},
+    )
     return fig
 
 
@@ -461,16 +570,37 @@ def curve_figure(curve: list[dict], evals: list[dict], name: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "population: training loss (fitness, minimised)",
-        "ES mean images: training accuracy"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "population: training loss (fitness, minimised)",
+            "ES mean images: training accuracy",
+        ),
+    )
     g = [r["generation"] for r in curve]
-    fig.add_trace(go.Scatter(x=g, y=[-r["fitness_mean"] for r in curve],
-                             mode="lines", name="population mean loss"), 1, 1)
-    fig.add_trace(go.Scatter(x=[e["generation"] for e in evals],
-                             y=[e["mean_train_accuracy"] for e in evals],
-                             mode="lines+markers", name="mean images"), 1, 2)
+    fig.add_trace(
+        go.Scatter(
+            x=g,
+            y=[-r["fitness_mean"] for r in curve],
+            mode="lines",
+            name="population mean loss",
+        ),
+        1,
+        1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[e["generation"] for e in evals],
+            y=[e["mean_train_accuracy"] for e in evals],
+            mode="lines+markers",
+            name="mean images",
+        ),
+        1,
+        2,
+    )
     fig.update_xaxes(title_text="generation")
-    fig.update_layout(title=f"Supervised distillation on {name}", width=1000,
-                      height=420)
+    fig.update_layout(
+        title=f"Supervised distillation on {name}", width=1000, height=420
+    )
     return fig

@@ -24,10 +24,18 @@ PAPER_STEPS = (100, 200, 300, 400, 500)
 PAPER_LRS = tuple(0.0005 * 2 ** (i / 2) for i in range(10))
 AXES = {"width": "inner.width", "steps": "inner.steps", "lr": "inner.lr"}
 PRESETS = {
-    "quick": {"width": (32, 128, 512, 2048), "steps": (100, 300, 500),
-              "lr": tuple(PAPER_LRS[i] for i in (0, 2, 4, 6, 8)), "inits": 8},
-    "paper": {"width": PAPER_WIDTHS, "steps": PAPER_STEPS, "lr": PAPER_LRS,
-              "inits": 16},
+    "quick": {
+        "width": (32, 128, 512, 2048),
+        "steps": (100, 300, 500),
+        "lr": tuple(PAPER_LRS[i] for i in (0, 2, 4, 6, 8)),
+        "inits": 8,
+    },
+    "paper": {
+        "width": PAPER_WIDTHS,
+        "steps": PAPER_STEPS,
+        "lr": PAPER_LRS,
+        "inits": 16,
+    },
 }
 
 
@@ -61,10 +69,14 @@ def run_transfer(
         if vals is not None:
             grid[axis] = tuple(vals)
     n_inits = inits or grid["inits"]
-    params = {"dataset": None if dataset is None else str(getattr(dataset, "env",
-                                                                  dataset)),
-              "env": env, "preset": preset, "seed": seed, "inits": n_inits,
-              "grid": {k: list(v) for k, v in grid.items() if k in AXES}}
+    params = {
+        "dataset": None if dataset is None else str(getattr(dataset, "env", dataset)),
+        "env": env,
+        "preset": preset,
+        "seed": seed,
+        "inits": n_inits,
+        "grid": {k: list(v) for k, v in grid.items() if k in AXES},
+    }
     with common.StudyDir(NAME, params, runs_root) as sd:
         if dataset is None:
             cfg = presets.make("quick", env, None, seed)
@@ -78,8 +90,11 @@ def run_transfer(
         else:
             ds = common.load_dataset_ref(dataset, runs_root)
         base = config_for_dataset(ds)
-        home = {"width": base.inner.width, "steps": base.inner.steps,
-                "lr": base.inner.lr}
+        home = {
+            "width": base.inner.width,
+            "steps": base.inner.steps,
+            "lr": base.inner.lr,
+        }
         settings = []
         for axis in AXES:
             vals = sorted(set(grid[axis]) | {home[axis]})
@@ -87,70 +102,118 @@ def run_transfer(
         rows, per_axis = [], {a: {} for a in AXES}
         in_dist = None
         for i, (axis, v) in enumerate(settings):
-            common.report(progress_fn, NAME, f"evaluate {axis}={_fmt(axis, v)}", i,
-                          len(settings))
+            common.report(
+                progress_fn, NAME, f"evaluate {axis}={_fmt(axis, v)}", i, len(settings)
+            )
             is_home = v == home[axis]
             if is_home and in_dist is not None:
                 res = in_dist  # one in-distribution evaluation serves every axis
             else:
-                res = evaluate_dataset(ds, inits=n_inits, seed=seed, random_inits=True,
-                                       overrides={AXES[axis]: v})
+                res = evaluate_dataset(
+                    ds,
+                    inits=n_inits,
+                    seed=seed,
+                    random_inits=True,
+                    overrides={AXES[axis]: v},
+                )
                 if is_home:
                     in_dist = res
             per_axis[axis][_fmt(axis, v)] = res.mean_return
             for j, (r, lo) in enumerate(zip(res.per_init, res.bc_loss, strict=True)):
-                rows.append({"axis": axis, "value": v, "init": j, "return": r,
-                             "bc_loss": lo, "in_distribution": is_home})
+                rows.append(
+                    {
+                        "axis": axis,
+                        "value": v,
+                        "init": j,
+                        "return": r,
+                        "bc_loss": lo,
+                        "in_distribution": is_home,
+                    }
+                )
         common.report(progress_fn, NAME, "evaluate", len(settings), len(settings))
         csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
         fig = figure(rows, home, ds.env, ds.size, n_inits)
         figs = {"transfer": common.save_figure(fig, sd.figures, "transfer")}
         all_returns = [r["return"] for r in rows]
-        return sd.finish({
-            "env": ds.env,
-            "dataset_size": ds.size,
-            "preset": preset,
-            "inits": n_inits,
-            "in_distribution": {k: (_fmt(k, v)) for k, v in home.items()},
-            "in_distribution_return": in_dist.mean_return if in_dist else None,
-            "returns": per_axis,
-            "min_setting_return": min(min(v.values()) for v in per_axis.values()),
-            "max_setting_return": max(max(v.values()) for v in per_axis.values()),
-            "mean_return": float(sum(all_returns) / len(all_returns)),
-            "csv": csv_path,
-            "dataset": str(sd.datasets_dir() / "dataset.npz") if dataset is None
-            else str(getattr(dataset, "env", dataset)),
-            "figures": figs,
-        })
+        return sd.finish(
+            {
+                "env": ds.env,
+                "dataset_size": ds.size,
+                "preset": preset,
+                "inits": n_inits,
+                "in_distribution": {k: (_fmt(k, v)) for k, v in home.items()},
+                "in_distribution_return": in_dist.mean_return if in_dist else None,
+                "returns": per_axis,
+                "min_setting_return": min(min(v.values()) for v in per_axis.values()),
+                "max_setting_return": max(max(v.values()) for v in per_axis.values()),
+                "mean_return": float(sum(all_returns) / len(all_returns)),
+                "csv": csv_path,
+                "dataset": str(sd.datasets_dir() / "dataset.npz")
+                if dataset is None
+                else str(getattr(dataset, "env", dataset)),
+                "figures": figs,
+            }
+        )
 
 
 def figure(rows: list[dict], home: dict, env: str, size: int, inits: int):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    titles = {"width": "policy width", "steps": "inner steps",
-              "lr": "inner learning rate"}
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[titles[a] for a in AXES],
-                        shared_yaxes=True)
+    titles = {
+        "width": "policy width",
+        "steps": "inner steps",
+        "lr": "inner learning rate",
+    }
+    fig = make_subplots(
+        rows=1, cols=3, subplot_titles=[titles[a] for a in AXES], shared_yaxes=True
+    )
     for col, axis in enumerate(AXES, start=1):
-        for home_flag, color, name in ((False, "#636efa", "transfer setting"),
-                                       (True, "#ef553b", "in-distribution")):
-            sel = [r for r in rows if r["axis"] == axis
-                   and r["in_distribution"] == home_flag]
+        for home_flag, color, name in (
+            (False, "#636efa", "transfer setting"),
+            (True, "#ef553b", "in-distribution"),
+        ):
+            sel = [
+                r
+                for r in rows
+                if r["axis"] == axis and r["in_distribution"] == home_flag
+            ]
             if not sel:
                 continue
-            fig.add_trace(go.Box(
-                x=[_fmt(axis, r["value"]) for r in sel], y=[r["return"] for r in sel],
-                name=name, marker={"color": color}, boxpoints="all", jitter=0.3,
-                legendgroup=name, showlegend=col == 1), 1, col)
-        order = [_fmt(axis, v) for v in sorted({r["value"] for r in rows
-                                                if r["axis"] == axis})]
-        fig.update_xaxes(type="category", categoryorder="array", categoryarray=order,
-                         title_text=titles[axis], row=1, col=col)
+            fig.add_trace(
+                go.Box(
+                    x=[_fmt(axis, r["value"]) for r in sel],
+                    y=[r["return"] for r in sel],
+                    name=name,
+                    marker={"color": color},
+                    boxpoints="all",
+                    jitter=0.3,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                ),
+                1,
+                col,
+            )
+        order = [
+            _fmt(axis, v)
+            for v in sorted({r["value"] for r in rows if r["axis"] == axis})
+        ]
+        fig.update_xaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=order,
+            title_text=titles[axis],
+            row=1,
+            col=col,
+        )
     fig.update_yaxes(title_text="return", row=1, col=1)
     fig.update_layout(
-        title=(f"{env} N={size}: transfer to other policies ({inits} random inits "
-               f"per setting; in-distribution: width {home['width']}, "
-               f"{home['steps']} steps, lr {home['lr']:.3g})"),
-        width=1200, height=450)
+        title=(
+            f"{env} N={size}: transfer to other policies ({inits} random inits "
+            f"per setting; in-distribution: width {home['width']}, "
+            f"{home['steps']} steps, lr {home['lr']:.3g})"
+        ),
+        width=1200,
+        height=450,
+    )
     return fig

@@ -1,0 +1,353 @@
+"""Live: a run's fitness curves and diagnostics as it computes, with pause, resume,
+stop, live ES learning rate and sigma, and "fork with changes".
+
+The view reads the run store on disk (so runs started from the CLI show too) in an
+`st.fragment` that reruns every second while the run is active. Controls act on
+jobs of this dashboard process through the job manager; a run owned by another
+process is shown read-only.
+"""
+
+import time
+
+import streamlit as st
+
+from dashboard import charts, forms, widgets
+from dashboard import metrics as m
+from dashboard import state as app_state
+from engine.config import ConfigError
+from engine.runs import RunError
+
+REFRESH_SECONDS = 1.0
+FIG_CACHE = "live.figs"
+
+
+def _figures(run_id: str, rows: list[dict]):
+    """Fitness and diagnostics figures, rebuilt only when new rows arrived."""
+    cache = st.session_state.setdefault(FIG_CACHE, {})
+    sig = (run_id, len(rows), rows[-1].get("time") if rows else None)
+    hit = cache.get(run_id)
+    if hit is not None and hit[0] == sig:
+        return hit[1], hit[2]
+    gens, events = m.split_rows(rows)
+    fit = charts.fitness_figure(gens, events, uirevision=f"fit-{run_id}")
+    diag = charts.diagnostics_figure(gens, events, uirevision=f"diag-{run_id}")
+    cache.clear()
+    cache[run_id] = (sig, fit, diag)
+    return fit, diag
+
+
+def _act(action: str, run_id: str) -> None:
+    mgr = app_state.manager()
+    try:
+        getattr(mgr, action)(run_id)
+    except RunError as e:
+        st.session_state["live.error"] = str(e)
+
+
+def controls(run_id: str, status: dict, job: dict | None) -> None:
+    """Pause / resume / stop buttons for a job of this process."""
+    s = status.get("status")
+    alive = bool(status.get("alive"))
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+    if job is None and alive:
+        c4.caption(
+            f"Owned by another process (pid {status.get('pid')}, e.g. "
+            "`hades distill`): view only. Stop it there with Ctrl-C."
+        )
+        return
+    here_active = job is not None and not job["done"]
+    pausing = here_active and job["paused"] and s != "paused"
+    can_resume = (here_active and job["paused"]) or (
+        not here_active and not alive and s in ("stopped", "failed")
+    )
+    # Callbacks run before the next (fragment) run, so it shows the new state
+    c1.button(
+        "Pause",
+        key="live.pause",
+        icon=":material/pause:",
+        disabled=not here_active or job["paused"] or job["stopping"],
+        width="stretch",
+        on_click=_act,
+        args=("pause", run_id),
+    )
+    c2.button(
+        "Resume",
+        key="live.resume",
+        icon=":material/play_arrow:",
+        disabled=not can_resume,
+        width="stretch",
+        on_click=_act,
+        args=("resume", run_id),
+    )
+    c3.button(
+        "Stop",
+        key="live.stop",
+        icon=":material/stop:",
+        disabled=not here_active or job["stopping"],
+        width="stretch",
+        on_click=_act,
+        args=("stop", run_id),
+    )
+    err = st.session_state.pop("live.error", None)
+    if err:
+        c4.error(err)
+    if pausing:
+        c4.caption("Pausing after the current chunk...")
+    elif here_active and job["stopping"]:
+        c4.caption("Stopping after the current chunk (a checkpoint is written)...")
+    elif s == "paused":
+        c4.caption("Paused between chunks; nothing computes until you resume.")
+
+
+def header(summary: dict, status: dict) -> None:
+    s = summary["status"]
+    c1, c2 = st.columns([1, 5])
+    with c1.container(key="live-status"):  # .st-key-live-status for tests
+        widgets.status_badge(s)
+    total = summary["total_generations"] or 0
+    gen = summary["generation"]
+    c2.progress(m.progress_fraction(gen, total), text=f"generation {gen} / {total}")
+    if s == "compiling":
+        st.info(
+            "Compiling: JAX is tracing and compiling the jitted chunk of "
+            "generations (once per config and process; later chunks reuse it).",
+            icon=":material/memory:",
+        )
+    elif s == "queued":
+        st.info(
+            "Queued: waiting for the run ahead of it to finish.",
+            icon=":material/schedule:",
+        )
+    if summary["message"] and s in ("failed", "stopped", "finished"):
+        (st.error if s == "failed" else st.caption)(summary["message"])
+    top = [
+        ("population mean", m.fmt_num(summary["fitness_mean"], 4)),
+        ("population max", m.fmt_num(summary["fitness_max"], 4)),
+        ("best so far", m.fmt_num(summary["best_fitness"], 4)),
+        ("mean dataset", m.fmt_num(summary["mean_dataset_return"], 4)),
+    ]
+    side = [
+        ("sigma", m.fmt_num(summary["sigma"], 3)),
+        ("ES lr", m.fmt_num(summary["lr"], 3)),
+        ("inner loss", m.fmt_num(summary["bc_loss"], 2)),
+        ("s / gen", m.fmt_seconds(summary["seconds_per_generation"])),
+        ("ETA", m.fmt_seconds(summary["eta_seconds"]) if s in m.ACTIVE else "\u2014"),
+    ]
+    for col, (label, value) in zip(st.columns(len(top)), top, strict=True):
+        col.metric(label, value)
+    for col, (label, value) in zip(st.columns(len(side)), side, strict=True):
+        col.metric(label, value)
+    if summary.get("compile_seconds"):
+        st.caption(
+            f"compilation so far: {m.fmt_seconds(summary['compile_seconds'])} "
+            "(kept out of s / gen)"
+        )
+
+
+def live_body(run_id: str) -> None:
+    store = app_state.store()
+    try:
+        status = store.read_status(run_id)
+        rows = store.read_metrics(run_id)
+    except RunError as e:
+        st.warning(str(e))
+        return
+    gens, _ = m.split_rows(rows)
+    summary = m.summary(status, gens)
+    job = app_state.job_here(run_id)
+    header(summary, status)
+    controls(run_id, status, job)
+    fit, diag = _figures(run_id, rows)
+    widgets.plotly(fit, key="live.fitness")
+    widgets.plotly(diag, key="live.diag")
+    st.caption(
+        f"Updated {time.strftime('%H:%M:%S')} from the run's files"
+        + (" every second" if summary["status"] in m.ACTIVE else "")
+        + ". Dashed red lines: live lr / sigma changes; dotted grey: pauses and "
+        "resumes. Zoom is kept across updates."
+    )
+    was = st.session_state.get("live.was_active")
+    now_active = summary["status"] in m.ACTIVE
+    st.session_state["live.was_active"] = now_active
+    if was is not None and was != now_active:
+        # Started (resume) or ended: rerun the page to start or stop polling
+        st.rerun(scope="app")
+
+
+def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
+    """Live ES learning rate and sigma (values only: no recompilation)."""
+    if job is None or job["done"]:
+        st.caption("Live tuning acts on runs computing in this dashboard.")
+        return
+    strategy = cfg.outer.strategy if cfg else ""
+    with st.form("live.tune", border=False):
+        c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
+        lr0 = float(status.get("lr") or (cfg.outer.lr if cfg else 0.05))
+        sg0 = float(status.get("sigma") or (cfg.outer.sigma if cfg else 0.1))
+        lr = c1.number_input(
+            "ES learning rate",
+            value=lr0,
+            format="%g",
+            step=forms.float_step(lr0),
+            help=forms.help_text("outer.lr"),
+        )
+        sigma = c2.number_input(
+            "sigma",
+            value=sg0,
+            format="%g",
+            step=forms.float_step(sg0),
+            help=forms.help_text("outer.sigma"),
+        )
+        temp = None
+        if strategy == "SNES":
+            t0 = float(status.get("temperature") or cfg.outer.temperature)
+            temp = c3.number_input(
+                "temperature",
+                value=t0,
+                format="%g",
+                help=forms.help_text("outer.temperature"),
+            )
+        c4.write("")
+        applied = c4.form_submit_button(
+            "Apply",
+            type="primary",
+            width="stretch",
+            help="Applied between chunks, without recompiling; marked on the curves.",
+        )
+    if applied:
+        knobs = {}
+        if lr != lr0:
+            knobs["lr"] = lr
+        if sigma != sg0:
+            knobs["sigma"] = sigma
+        if temp is not None and temp != float(status.get("temperature") or 0):
+            knobs["temperature"] = temp
+        if not knobs:
+            st.info("Nothing changed.")
+        else:
+            try:
+                pending = app_state.manager().set(run_id, **knobs)
+            except (ValueError, RunError) as e:
+                st.error(str(e))
+            else:
+                st.success(
+                    "Queued for the next chunk: "
+                    + ", ".join(f"{k} = {m.fmt_num(v)}" for k, v in pending.items())
+                    + " (marked on the curves when applied)."
+                )
+
+
+def fork_form(run_id: str, cfg) -> None:
+    """A new run from this run's checkpoint with changed settings."""
+    store = app_state.store()
+    ckpts = [g for g, _ in store.checkpoints(run_id)]
+    st.caption(
+        "Settings that change shapes (population, network, rollout length) need a "
+        "new run. The fork starts from a checkpoint of this run: with the same ES "
+        "state shapes it inherits the whole ES state, else only the ES mean."
+    )
+    with st.form("live.fork", border=False):
+        values, slots = {}, {}
+        cols = st.columns(4)
+        for i, f in enumerate(forms.FORK_FIELDS):
+            col = cols[i % 4]
+            cur = forms.get_value(cfg, f.path)
+            if f.kind == "choice":
+                opts = list(forms.choices(f))
+                values[f.path] = col.selectbox(
+                    f.label, opts, index=opts.index(cur), help=forms.help_text(f.path)
+                )
+            elif f.kind == "int":
+                values[f.path] = col.number_input(
+                    f.label, value=int(cur), step=1, help=forms.help_text(f.path)
+                )
+            else:
+                values[f.path] = col.number_input(
+                    f.label,
+                    value=float(cur),
+                    format="%g",
+                    step=forms.float_step(float(cur)),
+                    help=forms.help_text(f.path),
+                )
+            slots[f.path] = col.empty()
+        c1, c2, c3 = st.columns([1, 1.5, 1])
+        gen = c1.selectbox(
+            "from checkpoint",
+            ckpts or [None],
+            index=max(0, len(ckpts) - 1),
+            format_func=lambda g: "none (scratch)" if g is None else f"generation {g}",
+        )
+        name = c2.text_input("name of the fork", value="", max_chars=80)
+        c3.write("")
+        submitted = c3.form_submit_button("Fork", width="stretch")
+    if not submitted:
+        return
+    overrides = forms.changed(cfg, values)
+    new_cfg, errors = forms.validate(cfg, values)
+    for path, msg in errors.items():
+        slots.get(path, st).error(msg)
+    if new_cfg is None:
+        return
+    if not overrides:
+        st.info("Change at least one setting to fork (or use Resume).")
+        return
+    try:
+        new_id = app_state.manager().fork(
+            run_id, overrides, name=name.strip(), generation=gen
+        )
+    except (RunError, ConfigError) as e:
+        st.error(str(e))
+        return
+    app_state.select_run(new_id)
+    st.rerun()
+
+
+# Page ----------
+st.title("Live")
+widgets.sidebar()
+store = app_state.store()
+rows = store.list()
+if not rows:
+    st.info("No runs yet.")
+    app_state.page_link("launch", "Launch a run")
+    st.stop()
+run_id = widgets.run_picker(rows, key="live.run")
+status = store.read_status(run_id)
+active = status.get("status") in m.ACTIVE
+st.session_state["live.was_active"] = active
+st.fragment(run_every=REFRESH_SECONDS if active else None)(live_body)(run_id)
+
+job = app_state.job_here(run_id)
+try:
+    cfg = store.hades_config(run_id)
+except (RunError, ConfigError) as e:
+    cfg = None
+    st.warning(f"The run's config cannot be read: {e}")
+c_tune, c_more = st.columns([1, 1])
+with c_tune.expander("Tune live: ES learning rate, sigma", expanded=active):
+    tune_form(run_id, status, job, cfg)
+with c_more.expander("Fork with changes"):
+    if cfg is not None:
+        fork_form(run_id, cfg)
+if not active and not status.get("alive"):
+    with st.expander("Continue this run for more generations"):
+        total = int(status.get("total_generations") or 0)
+        more = st.number_input(
+            "new total generations",
+            value=total + 20,
+            step=10,
+            min_value=total + 1,
+            key="live.more",
+        )
+        if st.button("Continue", key="live.continue"):
+            try:
+                app_state.manager().resume(run_id, generations=int(more))
+            except RunError as e:
+                st.error(str(e))
+            else:
+                st.rerun()
+c1, c2 = st.columns(2)
+with c1:
+    app_state.page_link("dataset", "Open its dataset")
+with c2:
+    app_state.page_link("rollouts", "Train fresh policies on it")

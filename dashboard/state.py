@@ -1,0 +1,112 @@
+"""Process-wide dashboard state: the runs root, the job manager, the page registry.
+
+The `JobManager` lives in `st.cache_resource` here, in a module the pages import
+(never in a page file): every session, browser tab and page reload of this server
+process shares one manager and its background threads, and editing a page does not
+start a second worker. Background jobs never call Streamlit; pages read the run
+store on disk (what a run started from the CLI writes too) and steer jobs of this
+process through the manager.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "assets" / "demo"
+
+# Page files, relative to dashboard/app.py (st.switch_page and st.page_link take these).
+# The folder is not called `pages/`: Streamlit treats a `pages/` folder beside the
+# main script as the old automatic navigation until app.py has run once in the
+# process, so a first request for e.g. /live on a fresh server would bypass
+# st.navigation.
+PAGES = {
+    "launch": ("app_pages/launch.py", "Launch", ":material/rocket_launch:"),
+    "live": ("app_pages/live.py", "Live", ":material/monitoring:"),
+    "dataset": ("app_pages/dataset.py", "Dataset", ":material/grid_view:"),
+    "rollouts": ("app_pages/rollouts.py", "Rollouts", ":material/movie:"),
+    "runs": ("app_pages/runs.py", "Runs", ":material/table_rows:"),
+    "import": ("app_pages/import_page.py", "Import", ":material/upload_file:"),
+    "demo": ("app_pages/demo.py", "Demo", ":material/slideshow:"),
+}
+SECTIONS = {
+    "Distil": ("launch", "live"),
+    "Explore": ("dataset", "rollouts", "runs", "import"),
+    "Present": ("demo",),
+}
+
+# Session keys shared between pages (plain keys, not widget keys)
+RUN_KEY = "hades.run"
+SOURCE_KEY = "hades.source"
+
+
+def runs_root() -> Path:
+    """``$HADES_RUNS`` (set by ``hades dashboard --runs``), else the engine default."""
+    env = os.environ.get("HADES_RUNS")
+    if env:
+        return Path(env).expanduser()
+    from engine.runs import default_root
+
+    return default_root()
+
+
+def imports_dir() -> Path:
+    """Imported datasets are kept beside the runs (a dot folder the store skips)."""
+    return runs_root() / ".imports"
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(root: str):
+    from engine.jax_setup import enable_compilation_cache
+    from engine.runs import JobManager
+
+    enable_compilation_cache()
+    return JobManager(root)
+
+
+def manager():
+    """The process-wide `JobManager` for the current runs root."""
+    return _job_manager(str(runs_root()))
+
+
+def store():
+    """The `RunStore` of the manager (same root, same index)."""
+    return manager().store
+
+
+def selected_run() -> str | None:
+    return st.session_state.get(RUN_KEY)
+
+
+def select_run(run_id: str | None) -> None:
+    st.session_state[RUN_KEY] = run_id
+
+
+def job_here(run_id: str | None) -> dict | None:
+    """Info of a job of this process's manager, or None (e.g. a CLI run)."""
+    if not run_id:
+        return None
+    for j in manager().jobs():
+        if j["run_id"] == run_id:
+            return j
+    return None
+
+
+def go(page: str) -> None:
+    """Switch to a page; outside `st.navigation` (a single-page test) show a link."""
+    path = PAGES[page][0]
+    try:
+        st.switch_page(path)
+    except st.errors.StreamlitAPIException:
+        st.info(f"Open the {PAGES[page][1]} page to continue.")
+
+
+def page_link(page: str, label: str | None = None) -> None:
+    path, title, icon = PAGES[page]
+    try:
+        st.page_link(path, label=label or title, icon=icon)
+    except (st.errors.StreamlitAPIException, KeyError):
+        st.caption(f"\u2192 {label or title}")

@@ -1,0 +1,267 @@
+"""Published datasets: re-evaluate the paper's pickles against reference numbers.
+
+Every ``.pkl`` in a folder is converted with the safe importer
+(`engine.paper_import.import_paper`) and scored with `engine.evaluate`
+(fresh random inits for HaDES-R files, the recorded fixed init for HaDES-F files,
+the paper's inner loop and fitness from the file's own config). Files the importer
+refuses (the supervised MNIST file, anything malformed) are listed as skipped with
+the reason.
+
+Reference numbers: `REFERENCE` below holds the "re-evaluated" column of the shared
+``reference/README.md`` (brax 0.14.2 / gymnax 1.0.1, 8 inits); a CSV with columns
+``file,reference`` replaces or extends them. Breakout's return has a heavy lower
+tail (some inits fail: 32 inits gave mean 11.89, median 12.5, 2 of 32 below 10), so
+MinAtar files get `minatar_inits` inits and the table shows the median as well.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from engine.evaluate import evaluate_dataset
+from engine.paper_import import PaperImportError, import_paper
+from engine.studies import common
+
+NAME = "published"
+REFERENCE: dict[str, float] = {
+    "brax-hopper-D4-constnorm-hadesR-seed0.pkl": 1764.7,
+    "brax-hopper-D4-constnorm-hadesR-seed2.pkl": 1073.1,
+    "brax-hopper-D64-runningnorm-hadesR-seed0.pkl": 1779.4,
+    "minatar-Breakout-D16-constnorm-hadesR-sampled-seed0.pkl": 12.50,
+}
+"""Fresh-random-init returns re-evaluated with brax 0.14.2 / gymnax 1.0.1."""
+PRESETS = {
+    "quick": {"inits": 8, "minatar_inits": 16},
+    "paper": {"inits": 32, "minatar_inits": 32},
+}
+
+
+def default_folder() -> Path | None:
+    """``../shared/reference/datasets`` beside the checkout, when present."""
+    p = Path(__file__).resolve().parents[3] / "shared" / "reference" / "datasets"
+    return p if p.is_dir() else None
+
+
+def read_reference_csv(path: str | os.PathLike) -> dict[str, float]:
+    """{file name: reference return} from a CSV with columns file, reference."""
+    out = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if "file" not in row or "reference" not in row:
+                raise ValueError(f"{path}: needs columns 'file' and 'reference'")
+            if row["reference"].strip():
+                out[os.path.basename(row["file"].strip())] = float(row["reference"])
+    return out
+
+
+def run_published(
+    folder=None,
+    preset: str = "quick",
+    runs_root=None,
+    progress_fn: common.ProgressFn | None = None,
+    reference: dict[str, float] | str | None = None,
+    inits: int | None = None,
+    minatar_inits: int | None = None,
+    seed: int = 0,
+    max_files: int | None = None,
+    overrides: dict | None = None,
+) -> dict:
+    """Evaluate every .pkl of `folder`; table against reference numbers.
+
+    `reference`: a dict or a CSV path (merged over `REFERENCE`). `overrides` go to
+    `evaluate_dataset` (e.g. {"fitness.num_steps": 64} for a smoke test). Returns
+    the rows (file, env, N, mean, median, std, reference, delta, status) and paths.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
+    folder = Path(folder).expanduser() if folder is not None else default_folder()
+    if folder is None or not folder.is_dir():
+        raise FileNotFoundError(
+            f"no folder of published datasets: {folder} (pass --folder)"
+        )
+    refs = dict(REFERENCE)
+    if isinstance(reference, str | os.PathLike):
+        refs.update(read_reference_csv(reference))
+    elif reference:
+        refs.update(reference)
+    n_inits = inits or PRESETS[preset]["inits"]
+    n_minatar = minatar_inits or PRESETS[preset]["minatar_inits"]
+    files = sorted(folder.glob("*.pkl"))[:max_files]
+    params = {
+        "folder": str(folder),
+        "preset": preset,
+        "inits": n_inits,
+        "minatar_inits": n_minatar,
+        "seed": seed,
+        "overrides": overrides,
+        "files": [f.name for f in files],
+    }
+    with common.StudyDir(NAME, params, runs_root) as sd:
+        rows, per_init = [], []
+        for i, f in enumerate(files):
+            common.report(progress_fn, NAME, f"evaluate {f.name}", i, len(files))
+            row = {"file": f.name, "reference": refs.get(f.name)}
+            try:
+                ds, _notes = import_paper(f)
+            except PaperImportError as e:
+                rows.append({**row, "status": "skipped", "reason": str(e)})
+                continue
+            k = n_minatar if ds.spec.family == "minatar" else n_inits
+            res = evaluate_dataset(ds, inits=k, seed=seed, overrides=overrides)
+            s = common.summary(res.per_init)
+            log = ds.meta.get("training_log") or {}
+            ref = row["reference"]
+            rows.append(
+                {
+                    **row,
+                    "status": "evaluated",
+                    "env": ds.env,
+                    "size": ds.size,
+                    "kind": "HaDES-F" if res.fixed_init else "HaDES-R",
+                    "inits": k,
+                    "mean": s["mean"],
+                    "std": s["std"],
+                    "median": s["median"],
+                    "min": s["min"],
+                    "max": s["max"],
+                    "delta": None if ref is None else s["mean"] - ref,
+                    "delta_pct": None
+                    if not ref
+                    else 100 * (s["mean"] - ref) / abs(ref),
+                    "training_log_fitness": log.get("final_mean_fitness"),
+                    "reason": "",
+                }
+            )
+            per_init += [
+                {"file": f.name, "init": j, "return": r}
+                for j, r in enumerate(res.per_init)
+            ]
+        common.report(progress_fn, NAME, "evaluate", len(files), len(files))
+        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
+        init_path = common.write_csv(sd.file(f"{NAME}_per_init.csv"), per_init)
+        table = markdown_table(rows)
+        sd.file(f"{NAME}.md").write_text(table + "\n")
+        figs = {}
+        if per_init:
+            figs["published"] = common.save_figure(
+                figure(rows, per_init), sd.figures, "published"
+            )
+        ev = [r for r in rows if r["status"] == "evaluated"]
+        return sd.finish(
+            {
+                "folder": str(folder),
+                "preset": preset,
+                "evaluated": len(ev),
+                "skipped": len(rows) - len(ev),
+                "rows": rows,
+                "returns": {r["file"]: r["mean"] for r in ev},
+                "table": table,
+                "csv": csv_path,
+                "per_init_csv": init_path,
+                "markdown": str(sd.file(f"{NAME}.md")),
+                "figures": figs,
+            }
+        )
+
+
+def _num(v, digits: int = 1) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The reproduction table (Markdown)."""
+    head = (
+        "| file | env | N | kind | inits | mean ± std | median | min-max | "
+        "reference | delta | training log |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        if r["status"] != "evaluated":
+            lines.append(
+                f"| {r['file']} | | | | | skipped: {r['reason'][:90]} | | | "
+                f"{_num(r.get('reference'))} | | |"
+            )
+            continue
+        d = 2 if r["env"].endswith("MinAtar") else 1
+        delta = (
+            ""
+            if r["delta"] is None
+            else (f"{r['delta']:+.{d}f} ({r['delta_pct']:+.1f}%)")
+        )
+        lines.append(
+            f"| {r['file']} | {r['env']} | {r['size']} | {r['kind']} | {r['inits']} | "
+            f"{r['mean']:.{d}f} ± {r['std']:.{d}f} | {r['median']:.{d}f} | "
+            f"{r['min']:.{d}f}-{r['max']:.{d}f} | {_num(r['reference'], d)} | "
+            f"{delta} | {_num(r['training_log_fitness'], d)} |"
+        )
+    return "\n".join(lines)
+
+
+def short_name(file: str) -> str:
+    """'brax-hopper-D64-runningnorm-hadesF-seed0.pkl' -> 'D64 running F seed0'."""
+    import re
+
+    parts = []
+    for pat, fmt in (
+        (r"-D(\d+)-", "D{}"),
+        (r"-(const|running)norm", "{}"),
+        (r"hades([RF])", "{}"),
+        (r"seed(\d+)", "seed{}"),
+    ):
+        m = re.search(pat, file)
+        if m:
+            parts.append(fmt.format(m.group(1)))
+    return " ".join(parts) if len(parts) >= 2 else file.removesuffix(".pkl")[:24]
+
+
+def figure(rows: list[dict], per_init: list[dict]):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ev = [r for r in rows if r["status"] == "evaluated"]
+    envs = sorted({r["env"] for r in ev})
+    fig = make_subplots(rows=1, cols=len(envs), subplot_titles=envs)
+    for col, env in enumerate(envs, start=1):
+        sel = [r for r in ev if r["env"] == env]
+        names = [short_name(r["file"]) for r in sel]
+        pts = [p for p in per_init if any(p["file"] == r["file"] for r in sel)]
+        fig.add_trace(
+            go.Box(
+                x=[short_name(p["file"]) for p in pts],
+                y=[p["return"] for p in pts],
+                boxpoints="all",
+                name="ours (per init)",
+                marker={"color": "#636efa"},
+                showlegend=col == 1,
+            ),
+            1,
+            col,
+        )
+        ref = [
+            (n, r["reference"])
+            for n, r in zip(names, sel, strict=True)
+            if r["reference"] is not None
+        ]
+        if ref:
+            fig.add_trace(
+                go.Scatter(
+                    x=[n for n, _ in ref],
+                    y=[v for _, v in ref],
+                    mode="markers",
+                    name="reference",
+                    marker={"color": "#ef553b", "size": 12, "symbol": "x"},
+                    showlegend=col == 1,
+                ),
+                1,
+                col,
+            )
+        fig.update_xaxes(
+            type="category", categoryorder="array", categoryarray=names, row=1, col=col
+        )
+    fig.update_yaxes(title_text="return", row=1, col=1)
+    fig.update_layout(
+        title="Published datasets re-evaluated", width=600 * len(envs), height=500
+    )
+    return fig

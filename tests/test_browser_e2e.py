@@ -1,0 +1,424 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against
+`streamlit run dashboard/app.py` on a free port.
+
+Launch a CartPole quick run from the Launch page, watch the Live curve grow, pause
+and resume, measure how responsive page switches and widget changes stay while the
+run computes, open Dataset and Rollouts (train policies, render a video), stop the
+run. Screenshots and timings go to ``test-output/browser/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+OUT = ROOT / "test-output" / "browser"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GENERATIONS = 400  # long enough to measure while it runs; stopped at the end
+
+pytestmark = pytest.mark.browser
+
+
+def _requirements():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _requirements()
+    runs = tmp_path_factory.mktemp("browser-runs")
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)
+    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+    yield {"url": url, "runs": runs, "proc": proc}
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A Streamlit page in the browser with helpers that wait for reruns."""
+
+    def __init__(self, page, url):
+        self.page = page
+        self.url = url
+        self.external: list[str] = []
+        page.on("request", self._request)
+
+    def _request(self, req):
+        u = req.url
+        if not (
+            u.startswith(self.url) or u.startswith("data:") or u.startswith("blob:")
+        ):
+            self.external.append(u)
+
+    def idle(self, timeout=30.0):
+        """Wait until the script run indicator is gone."""
+        deadline = time.monotonic() + timeout
+        time.sleep(0.05)
+        while time.monotonic() < deadline:
+            if not self.page.locator("[data-testid='stStatusWidget']").count():
+                return
+            time.sleep(0.05)
+
+    def title(self) -> str:
+        h = self.page.locator("h1")
+        return h.first.inner_text() if h.count() else ""
+
+    def nav(self, label: str, expect: str, timeout=30.0) -> float:
+        """Click a sidebar link; seconds until `expect` (a text) is shown."""
+        t0 = time.perf_counter()
+        self.page.locator(
+            "[data-testid='stSidebarNav'] a", has_text=label
+        ).first.click()
+        self.page.get_by_text(expect, exact=False).first.wait_for(
+            timeout=timeout * 1000
+        )
+        return time.perf_counter() - t0
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+    def generation(self) -> int:
+        txt = self.page.get_by_text(re.compile(r"generation \d+ / \d+")).first
+        return int(re.search(r"generation (\d+) /", txt.inner_text()).group(1))
+
+    def badge(self) -> str:
+        """The Live page's status badge (its text is icon name + status)."""
+        loc = self.page.locator(".st-key-live-status")
+        if not loc.count():
+            return ""
+        words = loc.first.inner_text().split()
+        return words[-1] if words else ""
+
+
+def _wait(pred, timeout, step=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False
+
+
+def RunStoreRows(root) -> list[str]:
+    from engine.runs import RunStore
+
+    return [r["id"] for r in RunStore(root).list()]
+
+
+def _set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True).first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_launch_watch_pause_resume_explore(server, browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1700})
+    pw = ctx.new_page()
+    p = Page(pw, server["url"])
+    timings: dict[str, list[float] | float] = {}
+    # Launch page (the default): CartPole, N = 4, quick
+    t0 = time.perf_counter()
+    pw.goto(server["url"] + "/")
+    pw.get_by_role("button", name="Launch").wait_for(timeout=60_000)
+    p.idle()
+    timings["first_load"] = time.perf_counter() - t0
+    p.shot("00-first-load")
+    pw.get_by_text("obs 4, 2 discrete actions").first.wait_for(timeout=10_000)
+    _set_number(pw, "generations", GENERATIONS)
+    p.idle()
+    # An invalid value shows the engine's message next to the widget
+    _set_number(pw, "population", 63)
+    pw.get_by_text("must be even with antithetic sampling").first.wait_for(
+        timeout=20_000
+    )
+    p.shot("01-launch-invalid")
+    _set_number(pw, "population", 64)
+    pw.get_by_text("must be even with antithetic sampling").first.wait_for(
+        state="detached", timeout=20_000
+    )
+    p.idle()
+    p.shot("02-launch")
+    pw.get_by_role("button", name="Launch").click()
+    pw.locator("h1", has_text="Live").wait_for(timeout=30_000)
+    assert _wait(lambda: p.badge() in ("compiling", "running"), 60)
+    if p.badge() == "compiling":
+        p.shot("03-live-compiling")
+    # The curve grows
+    assert _wait(lambda: p.generation() >= 5, 120), "no generation after 120 s"
+    g1 = p.generation()
+    assert _wait(lambda: p.generation() > g1 + 2, 60), "the Live view stopped"
+    p.shot("04-live-running")
+    # Pause: the run holds between chunks
+    pw.get_by_role("button", name="Pause").click()
+    assert _wait(lambda: p.badge() == "paused", 30), p.badge()
+    gp = p.generation()
+    time.sleep(3)
+    assert p.generation() == gp
+    p.shot("05-live-paused")
+    pw.get_by_role("button", name="Resume").click()
+    assert _wait(lambda: p.badge() == "running", 30)
+    assert _wait(lambda: p.generation() > gp, 30)
+    # A second tab and a reload show the same running job (one manager)
+    other = Page(ctx.new_page(), server["url"])
+    other.page.goto(server["url"] + "/live")
+    other.page.locator("h1", has_text="Live").wait_for(timeout=30_000)
+    assert _wait(lambda: other.badge() == "running", 30)
+    assert _wait(lambda: other.generation() >= gp, 30)
+    other.shot("05b-second-tab")
+    other.page.close()
+    pw.reload()
+    pw.locator("h1", has_text="Live").wait_for(timeout=30_000)
+    assert _wait(lambda: p.badge() == "running", 30)
+    g2 = p.generation()
+    assert _wait(lambda: p.generation() > g2, 30)
+    # Responsiveness while the run computes: page switches and widget changes
+    switches = []
+    for label, expect in [
+        ("Runs", "Select rows to compare"),
+        ("Launch", "Evolution strategy (outer loop)"),
+        ("Dataset", "Generation (checkpoints)"),
+        ("Demo", "Bundled runs that show every view"),
+        ("Runs", "Select rows to compare"),
+        ("Live", "population mean"),
+    ]:
+        switches.append(p.nav(label, expect))
+        p.idle()
+    widget = []
+    p.nav("Launch", "Evolution strategy (outer loop)")
+    p.idle()
+    for v in (32, 64, 16):
+        before = pw.get_by_text("per generation").first.inner_text()
+        t0 = time.perf_counter()
+        _set_number(pw, "population", v)
+        assert _wait(
+            lambda b=before: pw.get_by_text("per generation").first.inner_text() != b,
+            10,
+            step=0.02,
+        )
+        widget.append(time.perf_counter() - t0)
+    p.nav("Demo", "Bundled runs")
+    p.idle()
+    for name, expect in (
+        ("Breakout", "Sixteen 10x10x4"),
+        ("Brax hopper", "Four evolved (pose, torque)"),
+        ("CartPole", "Four synthetic states teach"),
+    ):
+        t0 = time.perf_counter()
+        pw.get_by_role("radio", name=re.compile(name)).first.click()
+        pw.get_by_text(expect).first.wait_for(timeout=10_000)
+        widget.append(time.perf_counter() - t0)
+        p.idle()
+    timings["page_switch_s"] = switches
+    timings["widget_change_s"] = widget
+    # Dataset page: the running run's dataset
+    p.nav("Dataset", "Generation (checkpoints)")
+    p.idle()
+    pw.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+    p.shot("06-dataset-pictures")
+    pw.get_by_role("tab", name="Heatmap").click()
+    time.sleep(1)
+    p.shot("07-dataset-heatmap")
+    pw.get_by_role("tab", name="Labels").click()
+    time.sleep(1)
+    p.shot("08-dataset-labels")
+    # Speed of the run with the Live page open vs. on another page
+    p.nav("Live", "population mean")
+    p.idle()
+    pw.get_by_role("button", name="Stop").click()
+    assert _wait(lambda: p.badge() == "stopped", 60), p.badge()
+    p.shot("09-live-stopped")
+    # Rollouts: train fresh policies and play one
+    p.nav("Rollouts", "Train fresh policies on the dataset")
+    p.idle()
+    _set_number(pw, "policies (inits)", 4)
+    pw.get_by_role("button", name="Train and evaluate").click()
+    pw.get_by_text("Mean return").first.wait_for(timeout=180_000)
+    p.idle()
+    pw.get_by_role("button", name="Render rollout").click()
+    pw.locator("video").first.wait_for(timeout=180_000)
+    p.idle()
+    time.sleep(1)
+    p.shot("10-rollouts")
+    # Demo page: the Brax item with its pre-rendered video
+    p.nav("Demo", "Bundled runs")
+    pw.get_by_role("radio", name=re.compile("Brax hopper")).first.click()
+    p.idle()
+    pw.get_by_role("tab", name="Rollout").click()
+    pw.locator("video").first.wait_for(timeout=20_000)
+    time.sleep(1)
+    p.shot("11-demo-hopper")
+    # Runs page (the session's run is preselected: its curve, files, delete)
+    p.nav("Runs", "Select rows to compare")
+    p.idle()
+    pw.get_by_text("1 selected").first.wait_for(timeout=20_000)
+    time.sleep(1)
+    p.shot("12-runs")
+    # Import: a hostile upload is refused and the app stays up; a dataset loads
+    p.nav("Import", "Upload a dataset")
+    p.idle()
+    evil = OUT / "evil.pkl"
+    evil.write_bytes(
+        b"\x80\x04\x95\x1e\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94"
+        b"\x8c\x06system\x94\x93\x94\x8c\x04true\x94\x85\x94R\x94."
+    )  # pickle of os.system("true")
+    pw.locator("input[type='file']").set_input_files(str(evil))
+    pw.get_by_text("posix.system").first.wait_for(timeout=30_000)
+    p.idle()
+    p.shot("13-import-hostile")
+    run_id = RunStoreRows(server["runs"])[0]
+    ds_file = Path(server["runs"]) / run_id / "dataset.npz"
+    pw.locator("input[type='file']").set_input_files(str(ds_file))
+    pw.get_by_text("Imported datasets").first.wait_for(timeout=30_000)
+    p.idle()
+    pw.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
+    p.shot("14-import-dataset")
+    evil.unlink()
+    # Nothing reached outside the machine
+    assert p.external == [], p.external
+    (OUT / "timings.json").write_text(json.dumps(timings, indent=1))
+    print("\nresponsiveness (s):", json.dumps(timings))
+    assert statistics.median(switches) < 3.0, switches
+    assert statistics.median(widget) < 3.0, widget
+    ctx.close()
+
+
+def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
+    """Edit a page and a shared module of a running server (a copy of the
+    dashboard): the job started before the edit is still steered by the page
+    afterwards (the same cached manager), and no second run appears."""
+    _requirements()
+    app = tmp_path / "app"
+    shutil.copytree(
+        ROOT / "dashboard",
+        app / "dashboard",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
+    runs = tmp_path / "runs"
+    port = _free_port()
+    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
+    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait(
+            lambda: (
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2).read()
+                == b"ok"
+            ),
+            60,
+        )
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1400})
+        pw = ctx.new_page()
+        p = Page(pw, url)
+        pw.goto(url + "/")
+        pw.get_by_role("button", name="Launch").wait_for(timeout=60_000)
+        p.idle()
+        _set_number(pw, "generations", 100000)
+        p.idle()
+        pw.get_by_role("button", name="Launch").click()
+        pw.locator("h1", has_text="Live").wait_for(timeout=30_000)
+        assert _wait(lambda: p.badge() == "running", 90)
+        # Edit a page and the shared widgets module while the job runs
+        for rel in ("dashboard/app_pages/live.py", "dashboard/widgets.py"):
+            f = app / rel
+            f.write_text(f.read_text() + "\n# edited while running\n")
+        time.sleep(2)
+        pw.reload()
+        pw.locator("h1", has_text="Live").wait_for(timeout=30_000)
+        assert _wait(lambda: p.badge() == "running", 30)
+        pause = pw.get_by_role("button", name="Pause")
+        assert _wait(lambda: pause.is_enabled(), 20), "the job is no longer steerable"
+        assert not pw.get_by_text("Owned by another process").count()
+        pause.click()
+        assert _wait(lambda: p.badge() == "paused", 60)
+        p.shot("15-after-edit-paused")
+        # The sidebar lists the job of this process's (single) manager
+        assert pw.get_by_text("Computing here").count()
+        assert len(RunStoreRows(runs)) == 1
+        pw.get_by_role("button", name="Stop").click()
+        assert _wait(lambda: p.badge() == "stopped", 60)
+        ctx.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
