@@ -17,7 +17,8 @@ from dashboard import state as app_state
 from engine.config import ConfigError
 from engine.runs import RunError
 
-REFRESH_SECONDS = 1.0
+REFRESH_SECONDS = 1.0  # status, numbers, controls
+CHART_SECONDS = 30.0  # curves: each redraw costs the run CPU time (2-core machines)
 FIG_CACHE = "live.figs"
 
 
@@ -144,34 +145,47 @@ def header(summary: dict, status: dict) -> None:
         )
 
 
-def live_body(run_id: str) -> None:
+def live_header(run_id: str) -> None:
+    """Status, numbers and controls: refreshed every second while active."""
     store = app_state.store()
     try:
         status = store.read_status(run_id)
-        rows = store.read_metrics(run_id)
+        gens = [r for r in store.read_metrics(run_id) if "event" not in r]
     except RunError as e:
         st.warning(str(e))
         return
-    gens, _ = m.split_rows(rows)
     summary = m.summary(status, gens)
-    job = app_state.job_here(run_id)
     header(summary, status)
-    controls(run_id, status, job)
-    fit, diag = _figures(run_id, rows)
-    widgets.plotly(fit, key="live.fitness")
-    widgets.plotly(diag, key="live.diag")
-    st.caption(
-        f"Updated {time.strftime('%H:%M:%S')} from the run's files"
-        + (" every second" if summary["status"] in m.ACTIVE else "")
-        + ". Dashed red lines: live lr / sigma changes; dotted grey: pauses and "
-        "resumes. Zoom is kept across updates."
-    )
+    controls(run_id, status, app_state.job_here(run_id))
     was = st.session_state.get("live.was_active")
     now_active = summary["status"] in m.ACTIVE
     st.session_state["live.was_active"] = now_active
     if was is not None and was != now_active:
         # Started (resume) or ended: rerun the page to start or stop polling
         st.rerun(scope="app")
+
+
+def live_charts(run_id: str) -> None:
+    """The curves: redrawn every few seconds (a redraw costs CPU the run needs)."""
+    try:
+        rows = app_state.store().read_metrics(run_id)
+    except RunError as e:
+        st.warning(str(e))
+        return
+    fit, diag = _figures(run_id, rows)
+    widgets.plotly(fit, key="live.fitness")
+    widgets.plotly(diag, key="live.diag")
+    active = st.session_state.get("live.was_active")
+    st.caption(
+        f"Curves updated {time.strftime('%H:%M:%S')} from the run's files"
+        + (
+            f" every {CHART_SECONDS:g} s (numbers above: every second)"
+            if active
+            else ""
+        )
+        + ". Dashed red lines: live lr / sigma changes; dotted grey: pauses and "
+        "resumes. Zoom is kept across updates."
+    )
 
 
 def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
@@ -315,7 +329,8 @@ run_id = widgets.run_picker(rows, key="live.run")
 status = store.read_status(run_id)
 active = status.get("status") in m.ACTIVE
 st.session_state["live.was_active"] = active
-st.fragment(run_every=REFRESH_SECONDS if active else None)(live_body)(run_id)
+st.fragment(run_every=REFRESH_SECONDS if active else None)(live_header)(run_id)
+st.fragment(run_every=CHART_SECONDS if active else None)(live_charts)(run_id)
 
 job = app_state.job_here(run_id)
 try:

@@ -7,7 +7,7 @@ progress_fn=None) -> dict`` that writes a study directory under the runs root
 (``<root>/studies/<id>/``: config.json, status.json, results.json, a CSV of the
 numbers, plotly figures as JSON and PNG; see `engine.studies.common`) and returns
 the headline numbers with the output paths. `STUDIES` maps the names used by the CLI
-(``hades study <name>``) and the dashboard to those functions:
+(``hades study <name>``) and the dashboard to those functions (imported on first use):
 
 - ``transfer``: one dataset, fresh policies over widths, inner steps, learning rates.
 - ``baseline``: HaDES-R and HaDES-F against the same ES on the policy weights.
@@ -19,26 +19,42 @@ the headline numbers with the output paths. `STUDIES` maps the names used by the
 ``progress_fn`` receives dicts {study, stage, done, total, time, ...}.
 """
 
-from engine.studies.baseline import run_baseline
-from engine.studies.common import list_studies, load_figure, read_study_status
-from engine.studies.multitask import run_multitask
-from engine.studies.published import run_published
-from engine.studies.size_sweep import run_size_sweep
-from engine.studies.supervised import run_supervised
-from engine.studies.transfer import run_transfer
+import importlib
 
-STUDIES = {
-    "transfer": run_transfer,
-    "baseline": run_baseline,
-    "size-sweep": run_size_sweep,
-    "multitask": run_multitask,
-    "supervised": run_supervised,
-    "published": run_published,
+_RUN_FUNCTIONS = {
+    "transfer": ("engine.studies.transfer", "run_transfer"),
+    "baseline": ("engine.studies.baseline", "run_baseline"),
+    "size-sweep": ("engine.studies.size_sweep", "run_size_sweep"),
+    "multitask": ("engine.studies.multitask", "run_multitask"),
+    "supervised": ("engine.studies.supervised", "run_supervised"),
+    "published": ("engine.studies.published", "run_published"),
 }
-"""Study name (as in `hades study <name>`) -> its run function."""
+STUDY_NAMES: tuple[str, ...] = tuple(_RUN_FUNCTIONS)
+"""The study names, without importing the studies (for parsers and menus)."""
+_COMMON = ("list_studies", "load_figure", "read_study_status", "StudyError")
+
+
+def __getattr__(name: str):
+    """Import lazily: `hades --help` does not load the studies (flax, evosax)."""
+    if name == "STUDIES":
+        studies = {
+            k: getattr(importlib.import_module(m), f)
+            for k, (m, f) in _RUN_FUNCTIONS.items()
+        }
+        globals()["STUDIES"] = studies
+        return studies
+    for mod, fn in _RUN_FUNCTIONS.values():
+        if name == fn:
+            return getattr(importlib.import_module(mod), fn)
+    if name in _COMMON:
+        return getattr(importlib.import_module("engine.studies.common"), name)
+    raise AttributeError(f"module 'engine.studies' has no attribute {name!r}")
+
 
 __all__ = [
     "STUDIES",
+    "STUDY_NAMES",
+    "StudyError",
     "list_studies",
     "load_figure",
     "read_study_status",

@@ -156,7 +156,7 @@ def run_baseline(
     final_inits = final_inits or cfg.eval.inits
     bad = [m for m in methods if m not in METHODS]
     if bad:
-        raise ValueError(f"methods {bad}: use {', '.join(METHODS)}")
+        raise common.StudyError(f"methods {bad}: use {', '.join(METHODS)}")
     params = {
         "env": env,
         "preset": preset,

@@ -96,7 +96,7 @@ def _summary_lines(name: str, res: dict) -> list[str]:
         lines.append(res["table"])
     for fig in res.get("figures", {}).values():
         lines.append(
-            f"figure: {fig['json']}" + (f" , {fig['png']}" if fig.get("png") else "")
+            f"figure: {fig['json']}" + (f", {fig['png']}" if fig.get("png") else "")
         )
     return lines
 
@@ -104,14 +104,19 @@ def _summary_lines(name: str, res: dict) -> list[str]:
 def _run(name: str, args, kwargs: dict) -> int:
     from engine.jax_setup import enable_compilation_cache
     from engine.studies import STUDIES
+    from engine.studies.common import StudyError
 
     enable_compilation_cache()
-    res = STUDIES[name](
-        preset=args.preset,
-        runs_root=args.runs,
-        progress_fn=_Progress(args.quiet),
-        **kwargs,
-    )
+    try:
+        res = STUDIES[name](
+            preset=args.preset,
+            runs_root=args.runs,
+            progress_fn=_Progress(args.quiet),
+            **kwargs,
+        )
+    except StudyError as e:
+        print(f"hades study {name}: {e}", file=sys.stderr)
+        return 2
     if not args.json or args.verbose:
         print("\n".join(_summary_lines(name, res)))
     if args.json:

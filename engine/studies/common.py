@@ -55,6 +55,10 @@ STUDIES_DIR = "studies"
 ProgressFn = Callable[[dict], Any]
 
 
+class StudyError(ValueError):
+    """A study cannot run with these inputs; the message says what to change."""
+
+
 # Progress ----------
 def report(
     progress_fn: ProgressFn | None,

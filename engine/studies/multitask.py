@@ -83,10 +83,12 @@ def merge(datasets: list) -> Merged:
     specs = [d.spec for d in datasets]
     kinds = {s.discrete for s in specs}
     if len(kinds) != 1:
-        raise ValueError("multitask: discrete and continuous tasks cannot be merged")
+        raise common.StudyError(
+            "multitask: discrete and continuous tasks cannot be merged"
+        )
     envs = tuple(d.env for d in datasets)
     if len(set(envs)) != len(envs):
-        raise ValueError(f"multitask: one dataset per environment, got {envs}")
+        raise common.StudyError(f"multitask: one dataset per environment, got {envs}")
     discrete = kinds.pop()
     obs_sizes = tuple(s.obs_size for s in specs)
     dims = tuple(s.action_dim for s in specs)

@@ -50,7 +50,7 @@ def read_reference_csv(path: str | os.PathLike) -> dict[str, float]:
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             if "file" not in row or "reference" not in row:
-                raise ValueError(f"{path}: needs columns 'file' and 'reference'")
+                raise common.StudyError(f"{path}: needs columns 'file' and 'reference'")
             if row["reference"].strip():
                 out[os.path.basename(row["file"].strip())] = float(row["reference"])
     return out
@@ -75,7 +75,7 @@ def run_published(
     the rows (file, env, N, mean, median, std, reference, delta, status) and paths.
     """
     if preset not in PRESETS:
-        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
+        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
     folder = Path(folder).expanduser() if folder is not None else default_folder()
     if folder is None or not folder.is_dir():
         raise FileNotFoundError(
@@ -170,6 +170,12 @@ def _num(v, digits: int = 1) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
+def _short_reason(reason: str) -> str:
+    """The reason up to its first colon (the importer's detail follows it)."""
+    head = reason.split(": ", 1)[0] if ": " in reason else reason
+    return (head if len(head) <= 120 else head[:117] + "...").replace("|", "/")
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The reproduction table (Markdown)."""
     head = (
@@ -180,7 +186,7 @@ def markdown_table(rows: list[dict]) -> str:
     for r in rows:
         if r["status"] != "evaluated":
             lines.append(
-                f"| {r['file']} | | | | | skipped: {r['reason'][:90]} | | | "
+                f"| {r['file']} | | | | | skipped: {_short_reason(r['reason'])} | | | "
                 f"{_num(r.get('reference'))} | | |"
             )
             continue

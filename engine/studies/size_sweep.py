@@ -42,7 +42,7 @@ def run_size_sweep(
     """
     sizes = tuple(int(n) for n in (sizes or PRESET_SIZES.get(preset, DEFAULT_SIZES)))
     if not sizes or min(sizes) < 1:
-        raise ValueError(f"sizes {sizes}: need positive integers")
+        raise common.StudyError(f"sizes {sizes}: need positive integers")
     ov = dict(overrides or {})
     if generations is not None:
         ov["outer.generations"] = generations

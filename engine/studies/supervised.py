@@ -148,22 +148,24 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         else:
             data = f.read(MAX_IDX_BYTES + 1)
     if len(data) > MAX_IDX_BYTES:
-        raise ValueError(f"{path}: larger than {MAX_IDX_BYTES >> 20} MiB")
+        raise common.StudyError(f"{path}: larger than {MAX_IDX_BYTES >> 20} MiB")
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+        raise common.StudyError(f"{path}: not an IDX file (bad magic number)")
     code, ndim = data[2], data[3]
     if code not in _IDX_DTYPES or ndim == 0:
-        raise ValueError(f"{path}: unsupported IDX type 0x{code:02x} / {ndim} dims")
+        raise common.StudyError(
+            f"{path}: unsupported IDX type 0x{code:02x} / {ndim} dims"
+        )
     hdr = 4 + 4 * ndim
     if len(data) < hdr:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise common.StudyError(f"{path}: truncated IDX header")
     shape = tuple(
         int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
     )
     dtype = np.dtype(_IDX_DTYPES[code])
     count = int(np.prod(shape))
     if len(data) - hdr != count * dtype.itemsize:
-        raise ValueError(
+        raise common.StudyError(
             f"{path}: header says shape {shape} ({count} values) but "
             f"{len(data) - hdr} bytes follow"
         )
@@ -189,7 +191,7 @@ def load_idx_folder(folder: str | os.PathLike, name: str = "mnist") -> ImageData
     for split in ("train", "test"):
         x, y = arr[f"x_{split}"], arr[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(
+            raise common.StudyError(
                 f"{folder}: {split} images {x.shape} and labels {y.shape}"
                 " do not match (need (n, H, W) and (n,))"
             )
@@ -228,12 +230,12 @@ def load_data(
         return load_digits_data(seed)
     if dataset in ("mnist", "fashion_mnist"):
         if not data_dir:
-            raise ValueError(
+            raise common.StudyError(
                 f"{dataset}: pass the folder of its IDX files "
                 "(--data-dir); nothing is downloaded"
             )
         return load_idx_folder(data_dir, dataset)
-    raise ValueError(f"dataset {dataset!r}: use one of {', '.join(DATASETS)}")
+    raise common.StudyError(f"dataset {dataset!r}: use one of {', '.join(DATASETS)}")
 
 
 def class_means(data: ImageData) -> np.ndarray:
@@ -401,7 +403,7 @@ def run_supervised(
     the same for the class-mean starting images, chance) and the output paths.
     """
     if preset not in PRESETS:
-        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
+        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
     s = replace(PRESETS[preset], **settings)
     data = load_data(dataset, data_dir, s.seed)
     params = {"dataset": dataset, "data_dir": data_dir, "preset": preset, **asdict(s)}

@@ -63,7 +63,7 @@ def run_transfer(
     in-distribution mean return, per axis {value: mean return}, and the paths.
     """
     if preset not in PRESETS:
-        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
+        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
     grid = dict(PRESETS[preset])
     for axis, vals in (("width", widths), ("steps", steps), ("lr", lrs)):
         if vals is not None:
