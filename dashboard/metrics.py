@@ -290,3 +290,19 @@ def read_jsonl(path) -> list[dict]:
         if isinstance(row, dict):
             out.append(row)
     return out
+
+
+def poll_seconds(status: dict, chunk: int, lo: float = 1.0, hi: float = 5.0) -> float:
+    """How often the Live view should look for new rows.
+
+    New rows arrive once per chunk, so polling faster than a chunk takes only
+    costs the run CPU time: poll every chunk (between `lo` and `hi` seconds);
+    every `lo` seconds while compiling or queued (to catch the start).
+    """
+    spg = status.get("seconds_per_generation")
+    if status.get("status") in ("compiling", "queued") or not spg:
+        return lo
+    try:
+        return float(min(hi, max(lo, float(spg) * max(1, int(chunk)))))
+    except (TypeError, ValueError):
+        return lo

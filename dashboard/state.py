@@ -11,6 +11,7 @@ process through the manager.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -70,6 +71,37 @@ def _job_manager(root: str):
 def manager():
     """The process-wide `JobManager` for the current runs root."""
     return _job_manager(str(runs_root()))
+
+
+COMPUTE_NICE = 10
+"""Nice value of background compute threads: the UI threads (and the browser on
+the same machine) get the CPU first, so pages stay responsive while a run uses
+every core; the run takes what is left."""
+
+
+def yield_cpu_to_ui(event: dict | None = None) -> None:
+    """Lower the priority of this thread and of XLA's compute threads (Linux).
+
+    Used as the jobs' `progress_fn`: it runs in the job's thread, before the
+    first chunk compiles. Lowering a priority needs no privileges; failures
+    (other systems, containers that forbid it) are ignored.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    tids = {threading.get_native_id()}
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().startswith("tf_XLA"):  # XLA's CPU thread pool
+                    tids.add(int(tid))
+    except OSError:
+        pass
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < COMPUTE_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, COMPUTE_NICE)
+        except OSError:
+            pass
 
 
 def store():

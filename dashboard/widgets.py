@@ -350,6 +350,17 @@ def _pictures(ds, key, src, generation, pictures_png, render=True) -> None:
     grid = st.columns(cols)
     for i, img in enumerate(images):
         grid[i % cols].image(img, width="stretch")
+    if spec.family == "minatar":
+        from engine.render import minatar
+
+        chans = [c.split("[")[0] for c in spec.feature_names[: spec.obs_shape[-1]]]
+        st.image(minatar.legend(chans, 720), width=720)
+        st.caption(f"MinAtar grid: {minatar.MAPPING}.")
+    elif spec.family == "classic":
+        from engine.render.states import CLASSIC_NOTES
+
+        if CLASSIC_NOTES.get(ds.env):
+            st.caption(CLASSIC_NOTES[ds.env])
 
 
 MAX_HISTORY = 40

@@ -286,3 +286,27 @@ def test_manager_is_one_per_root(tmp_path, monkeypatch):
     from engine.runs import default_root
 
     assert state.runs_root() == default_root()
+
+
+def test_background_compute_yields_cpu_to_the_ui():
+    import os
+    import threading
+
+    from dashboard import state
+
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread priorities on this system")
+    seen = {}
+
+    def job():
+        state.yield_cpu_to_ui({"kind": "status"})
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join()
+    assert seen["nice"] >= state.COMPUTE_NICE
+    # The calling (UI) thread keeps its priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < (
+        state.COMPUTE_NICE
+    )

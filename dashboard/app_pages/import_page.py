@@ -89,6 +89,7 @@ ds = widgets.load_dataset(src)
 if ds is None:
     st.stop()
 widgets.dataset_views(ds, key="import", src=src)
+st.divider()
 c1, c2, c3 = st.columns(3)
 with c1:
     app_state.page_link("rollouts", "Evaluate: train policies on it")

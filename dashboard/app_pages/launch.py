@@ -47,7 +47,8 @@ def field_widget(field: forms.Field, base, container, disabled: bool = False):
                 field.label, step=1, key=key, help=help_text, disabled=disabled
             )
         else:
-            st.session_state[key] = float(st.session_state[key])
+            if not isinstance(st.session_state[key], float):
+                st.session_state[key] = float(st.session_state[key])
             v = st.number_input(
                 field.label,
                 step=forms.float_step(float(default)),
@@ -245,7 +246,9 @@ if c_go.button(
     from engine.runs import RunError
 
     try:
-        run_id = app_state.manager().submit(cfg, name=name.strip())
+        run_id = app_state.manager().submit(
+            cfg, name=name.strip(), progress_fn=app_state.yield_cpu_to_ui
+        )
     except (RunError, ConfigError, OSError) as e:
         c_go.error(str(e))
     else:

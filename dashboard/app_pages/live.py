@@ -2,9 +2,11 @@
 stop, live ES learning rate and sigma, and "fork with changes".
 
 The view reads the run store on disk (so runs started from the CLI show too) in an
-`st.fragment` that reruns every second while the run is active. Controls act on
-jobs of this dashboard process through the job manager; a run owned by another
-process is shown read-only.
+`st.fragment` that reruns about once per chunk of generations (1 to 5 s) while
+the run is active; the curves redraw at most every 3 s and the diagnostics
+panels every 10 s (each redraw costs a CPU-bound run on 2 cores some speed).
+Controls act on jobs of this dashboard process through the job manager; a run
+owned by another process is shown read-only.
 """
 
 import time
@@ -17,8 +19,9 @@ from dashboard import state as app_state
 from engine.config import ConfigError
 from engine.runs import RunError
 
-REFRESH_SECONDS = 1.0  # status, numbers, controls
-CHART_SECONDS = 30.0  # curves: each redraw costs the run CPU time (2-core machines)
+CHART_MIN_SECONDS = 3.0  # curves: a redraw costs the run CPU time (2-core machines)
+DIAG_MIN_SECONDS = 10.0  # the three diagnostics panels
+POLL = "live.poll"  # the polling interval this page was drawn with
 FIG_CACHE = "live.figs"
 
 
@@ -40,7 +43,10 @@ def _figures(run_id: str, rows: list[dict]):
 def _act(action: str, run_id: str) -> None:
     mgr = app_state.manager()
     try:
-        getattr(mgr, action)(run_id)
+        if action == "resume":
+            mgr.resume(run_id, progress_fn=app_state.yield_cpu_to_ui)
+        else:
+            getattr(mgr, action)(run_id)
     except RunError as e:
         st.session_state["live.error"] = str(e)
 
@@ -145,6 +151,17 @@ def header(summary: dict, status: dict) -> None:
         )
 
 
+def _chunk(run_id: str) -> int:
+    try:
+        return int(app_state.store().read_config(run_id)["config"]["outer"]["chunk"])
+    except (RunError, KeyError, TypeError, ValueError):
+        return 1
+
+
+def _poll(status: dict) -> float:
+    return m.poll_seconds(status, _chunk(status.get("run_id", "")))
+
+
 def live_header(run_id: str) -> None:
     """Status, numbers and controls: refreshed every second while active."""
     store = app_state.store()
@@ -163,29 +180,48 @@ def live_header(run_id: str) -> None:
     if was is not None and was != now_active:
         # Started (resume) or ended: rerun the page to start or stop polling
         st.rerun(scope="app")
+    poll = st.session_state.get(POLL)
+    if now_active and poll and abs(_poll(status) - poll) > 0.5:
+        st.rerun(scope="app")  # the chunk time is known now: adapt the polling
 
 
-def live_charts(run_id: str) -> None:
-    """The curves: redrawn every few seconds (a redraw costs CPU the run needs)."""
+def _rows(run_id: str) -> list[dict] | None:
     try:
-        rows = app_state.store().read_metrics(run_id)
+        return app_state.store().read_metrics(run_id)
     except RunError as e:
         st.warning(str(e))
+        return None
+
+
+def live_fitness(run_id: str) -> None:
+    """The fitness curves: redrawn every few seconds (a redraw costs CPU)."""
+    rows = _rows(run_id)
+    if rows is None:
         return
-    fit, diag = _figures(run_id, rows)
+    fit, _ = _figures(run_id, rows)
     widgets.plotly(fit, key="live.fitness")
-    widgets.plotly(diag, key="live.diag")
-    active = st.session_state.get("live.was_active")
+    poll = st.session_state.get(POLL)
     st.caption(
-        f"Curves updated {time.strftime('%H:%M:%S')} from the run's files"
+        f"Updated {time.strftime('%H:%M:%S')} from the run's files"
         + (
-            f" every {CHART_SECONDS:g} s (numbers above: every second)"
-            if active
+            f": curves every {max(CHART_MIN_SECONDS, poll):.0f} s, diagnostics every "
+            f"{max(DIAG_MIN_SECONDS, poll):.0f} s, numbers every {poll:.1f} s "
+            "(about once per chunk of generations)"
+            if poll
             else ""
         )
         + ". Dashed red lines: live lr / sigma changes; dotted grey: pauses and "
         "resumes. Zoom is kept across updates."
     )
+
+
+def live_diagnostics(run_id: str) -> None:
+    """Sigma and ES lr, inner-loop loss, seconds per generation."""
+    rows = _rows(run_id)
+    if rows is None:
+        return
+    _, diag = _figures(run_id, rows)
+    widgets.plotly(diag, key="live.diag")
 
 
 def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
@@ -196,8 +232,9 @@ def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
     strategy = cfg.outer.strategy if cfg else ""
     with st.form("live.tune", border=False):
         c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
-        lr0 = float(status.get("lr") or (cfg.outer.lr if cfg else 0.05))
-        sg0 = float(status.get("sigma") or (cfg.outer.sigma if cfg else 0.1))
+        # float32 values from the ES state, shown as people typed them
+        lr0 = float(f"{status.get('lr') or (cfg.outer.lr if cfg else 0.05):.6g}")
+        sg0 = float(f"{status.get('sigma') or (cfg.outer.sigma if cfg else 0.1):.6g}")
         lr = c1.number_input(
             "ES learning rate",
             value=lr0,
@@ -307,7 +344,11 @@ def fork_form(run_id: str, cfg) -> None:
         return
     try:
         new_id = app_state.manager().fork(
-            run_id, overrides, name=name.strip(), generation=gen
+            run_id,
+            overrides,
+            name=name.strip(),
+            generation=gen,
+            progress_fn=app_state.yield_cpu_to_ui,
         )
     except (RunError, ConfigError) as e:
         st.error(str(e))
@@ -329,8 +370,24 @@ run_id = widgets.run_picker(rows, key="live.run")
 status = store.read_status(run_id)
 active = status.get("status") in m.ACTIVE
 st.session_state["live.was_active"] = active
-st.fragment(run_every=REFRESH_SECONDS if active else None)(live_header)(run_id)
-st.fragment(run_every=CHART_SECONDS if active else None)(live_charts)(run_id)
+auto = st.toggle(
+    "auto-refresh",
+    value=True,
+    key="live.auto",
+    help="Redraw while the run computes (about once per chunk of generations). "
+    "Each redraw costs the run some CPU time on a small machine.",
+)
+poll = _poll(status) if active and auto else None
+st.session_state[POLL] = poll
+st.fragment(run_every=poll)(live_header)(run_id)
+st.fragment(run_every=max(CHART_MIN_SECONDS, poll) if poll else None)(live_fitness)(
+    run_id
+)
+st.fragment(run_every=max(DIAG_MIN_SECONDS, poll) if poll else None)(live_diagnostics)(
+    run_id
+)
+if active and not auto:
+    st.button("Refresh", key="live.refresh", icon=":material/refresh:")
 
 job = app_state.job_here(run_id)
 try:
@@ -356,7 +413,11 @@ if not active and not status.get("alive"):
         )
         if st.button("Continue", key="live.continue"):
             try:
-                app_state.manager().resume(run_id, generations=int(more))
+                app_state.manager().resume(
+                    run_id,
+                    generations=int(more),
+                    progress_fn=app_state.yield_cpu_to_ui,
+                )
             except RunError as e:
                 st.error(str(e))
             else:
