@@ -23,11 +23,11 @@ import sys
 import tempfile
 import time
 
-import engine  # noqa: F401  (sets XLA flags first)
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import engine  # noqa: F401  (sets XLA flags first)
 from engine import presets
 from engine.outer import Distiller
 from engine.rollout import rollout
@@ -73,8 +73,14 @@ def bench_raw_rollout(d: Distiller, reps: int):
     params = jax.vmap(prob.init_params)(keys)
 
     def one(p, key):
-        stats, _ = rollout(key, prob.env, prob.policy_fn(p), cfg.fitness.num_envs,
-                           cfg.fitness.num_steps, prob.norm)
+        stats, _ = rollout(
+            key,
+            prob.env,
+            prob.policy_fn(p),
+            cfg.fitness.num_envs,
+            cfg.fitness.num_steps,
+            prob.norm,
+        )
         return stats.completed_sum.sum()
 
     mb = cfg.fitness.member_batch
@@ -133,11 +139,19 @@ def cache_check(name: str) -> dict:
         )
         times = []
         for _ in range(2):
-            out = subprocess.run([sys.executable, "-c", code], env=env, text=True,
-                                 capture_output=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                env=env,
+                text=True,
+                capture_output=True,
+                check=True,
+            )
             times.append(json.loads(out.stdout.strip().splitlines()[-1])["compile_s"])
-    return {"config": name, "first_launch_compile_s": round(times[0], 2),
-            "second_launch_compile_s": round(times[1], 2)}
+    return {
+        "config": name,
+        "first_launch_compile_s": round(times[0], 2),
+        "second_launch_compile_s": round(times[1], 2),
+    }
 
 
 def main() -> None:
@@ -149,8 +163,11 @@ def main() -> None:
     args = ap.parse_args()
     print(f"devices: {jax.devices()}  cpus: {os.cpu_count()}", flush=True)
     for name in args.configs:
-        row = cache_check(name) if args.cache_check else run(
-            name, args.gens, args.member_batch)
+        row = (
+            cache_check(name)
+            if args.cache_check
+            else run(name, args.gens, args.member_batch)
+        )
         print(json.dumps(row), flush=True)
 
 

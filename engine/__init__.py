@@ -10,6 +10,8 @@ import os as _os
 # Turn it off before the CPU client starts; a user's own XLA_FLAGS stay in charge.
 _FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
 if _FLAG not in _os.environ.get("XLA_FLAGS", ""):
-    _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + f" {_FLAG}=false").strip()
+    _os.environ["XLA_FLAGS"] = (
+        _os.environ.get("XLA_FLAGS", "") + f" {_FLAG}=false"
+    ).strip()
 
 __version__ = "0.1.0"

@@ -43,7 +43,7 @@ def _setup_jax() -> None:
     enable_compilation_cache()
 
 
-# distill -------------------------------------------------------------------------------
+# distill ------------------------------------------------------------
 def build_config(args) -> config_lib.HadesConfig:
     from engine import presets
 
@@ -71,7 +71,7 @@ def cmd_distill(args) -> int:
     return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
 
-# evaluate ----------------------------------------------------------------------------
+# evaluate ------------------------------------------------------------
 def load_any_dataset(path: str, runs_root: str | None = None):
     """A dataset from an .npz, a paper pickle, or a run id/dir."""
     from engine import dataset as ds_lib
@@ -97,20 +97,26 @@ def cmd_evaluate(args) -> int:
 
     _setup_jax()
     ds = load_any_dataset(args.dataset, args.runs)
-    res = evaluate_dataset(ds, inits=args.inits, seed=args.seed,
-                           random_inits=args.random_inits,
-                           overrides=_overrides(args.set))
+    res = evaluate_dataset(
+        ds,
+        inits=args.inits,
+        seed=args.seed,
+        random_inits=args.random_inits,
+        overrides=_overrides(args.set),
+    )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
-        print(f"{res.env} N={res.size}: mean return {res.mean_return:.2f} "
-              f"+- {res.std_return:.2f} over {res.inits} {kind}")
+        print(
+            f"{res.env} N={res.size}: mean return {res.mean_return:.2f} "
+            f"+- {res.std_return:.2f} over {res.inits} {kind}"
+        )
         print("per init: " + ", ".join(f"{r:.2f}" for r in res.per_init))
     if args.json:
         _print_json(res.to_dict())
     return 0
 
 
-# import --------------------------------------------------------------------------------
+# import ------------------------------------------------------------
 def cmd_import(args) -> int:
     from engine.paper_import import import_to_file
 
@@ -124,7 +130,7 @@ def cmd_import(args) -> int:
     return 0
 
 
-# render --------------------------------------------------------------------------------
+# render ------------------------------------------------------------
 def cmd_render(args) -> int:
     from engine import render
 
@@ -137,8 +143,7 @@ def cmd_render(args) -> int:
         info = {"out": str(out)}
     else:
         out = args.out or "rollout.mp4"
-        info = render.render_rollout(ds, out, seed=args.seed,
-                                     frame_cap=args.frame_cap)
+        info = render.render_rollout(ds, out, seed=args.seed, frame_cap=args.frame_cap)
         info = {"out": str(out), **info}
     print(f"wrote {out}")
     if args.json:
@@ -146,12 +151,21 @@ def cmd_render(args) -> int:
     return 0
 
 
-# dashboard ---------------------------------------------------------------------------
+# dashboard ------------------------------------------------------------
 def cmd_dashboard(args, extra: list[str]) -> int:
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        *extra,
+    ]
     env = dict(os.environ)
     if args.runs:
         env["HADES_RUNS"] = args.runs
@@ -163,15 +177,25 @@ def cmd_dashboard(args, extra: list[str]) -> int:
 def cmd_envs(args) -> int:
     from engine.envs.registry import SPECS
 
-    rows = [{"name": s.name, "family": s.family, "obs_shape": list(s.obs_shape),
-             "discrete": s.discrete, "action_dim": s.action_dim} for s in SPECS.values()]
+    rows = [
+        {
+            "name": s.name,
+            "family": s.family,
+            "obs_shape": list(s.obs_shape),
+            "discrete": s.discrete,
+            "action_dim": s.action_dim,
+        }
+        for s in SPECS.values()
+    ]
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             kind = "discrete" if r["discrete"] else "continuous"
-            print(f"{r['name']:28s} {r['family']:8s} obs {r['obs_shape']} "
-                  f"{r['action_dim']} {kind}")
+            print(
+                f"{r['name']:28s} {r['family']:8s} obs {r['obs_shape']} "
+                f"{r['action_dim']} {kind}"
+            )
     return 0
 
 
@@ -181,59 +205,90 @@ def cmd_config(args) -> int:
     return 0
 
 
-# parser --------------------------------------------------------------------------------
+# parser ------------------------------------------------------------
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     from engine.envs.registry import ENV_NAMES
     from engine.presets import BENCHMARKS, PRESETS
 
     docs = config_lib.all_field_docs()
-    p.add_argument("--env", default="CartPole-v1", metavar="ENV",
-                   help=docs["env.name"] + " Known: " + ", ".join(ENV_NAMES))
+    p.add_argument(
+        "--env",
+        default="CartPole-v1",
+        metavar="ENV",
+        help=docs["env.name"] + " Known: " + ", ".join(ENV_NAMES),
+    )
     p.add_argument("--size", type=int, default=None, help=docs["dataset.size"])
-    p.add_argument("--preset", default="quick", choices=PRESETS + BENCHMARKS,
-                   help="Starting config: quick (CPU, seconds to minutes) or paper "
-                   "(the paper's settings, GPU).")
+    p.add_argument(
+        "--preset",
+        default="quick",
+        choices=PRESETS + BENCHMARKS,
+        help="Starting config: quick (CPU, seconds to minutes) or paper "
+        "(the paper's settings, GPU).",
+    )
     p.add_argument("--generations", type=int, help=docs["outer.generations"])
     p.add_argument("--population", type=int, help=docs["outer.population"])
     p.add_argument("--strategy", help=docs["outer.strategy"])
     p.add_argument("--seed", type=int, help=docs["seed"])
-    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
-                   help="Override any config field (see the list below).")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.FIELD=VALUE",
+        help="Override any config field (see the list below).",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
-        "good policies.")
+        "good policies.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("distill", help="Distil a dataset (writes a run).",
-                       epilog=_set_help(), formatter_class=fmt)
+    p = sub.add_parser(
+        "distill",
+        help="Distil a dataset (writes a run).",
+        epilog=_set_help(),
+        formatter_class=fmt,
+    )
     _add_run_flags(p)
-    p.add_argument("--runs", help="Runs root (default $HADES_HOME/runs or "
-                   "~/.hades/runs).")
+    p.add_argument(
+        "--runs", help="Runs root (default $HADES_HOME/runs or ~/.hades/runs)."
+    )
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     p.set_defaults(func=cmd_distill)
 
-    p = sub.add_parser("config", help="Print the config a distill would use.",
-                       epilog=_set_help(), formatter_class=fmt)
+    p = sub.add_parser(
+        "config",
+        help="Print the config a distill would use.",
+        epilog=_set_help(),
+        formatter_class=fmt,
+    )
     _add_run_flags(p)
     p.set_defaults(func=cmd_config)
 
     docs_eval = config_lib.field_docs(config_lib.EvalConfig)
-    p = sub.add_parser("evaluate", help="Train fresh policies on a dataset, report "
-                       "returns.", epilog=_set_help(), formatter_class=fmt)
+    p = sub.add_parser(
+        "evaluate",
+        help="Train fresh policies on a dataset, report returns.",
+        epilog=_set_help(),
+        formatter_class=fmt,
+    )
     p.add_argument("dataset", help="A dataset .npz, a paper .pkl, or a run id.")
     p.add_argument("--inits", type=int, default=8, help=docs_eval["inits"])
     p.add_argument("--seed", type=int, default=0, help=docs_eval["seed"])
-    p.add_argument("--random-inits", action="store_true",
-                   help=docs_eval["random_inits"])
-    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
-                   help="Override the inner-loop/fitness settings used.")
+    p.add_argument(
+        "--random-inits", action="store_true", help=docs_eval["random_inits"]
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.FIELD=VALUE",
+        help="Override the inner-loop/fitness settings used.",
+    )
     p.add_argument("--runs", help="Runs root, to find a run id.")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--verbose", action="store_true", help="Text as well as JSON.")
@@ -260,8 +315,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_envs)
 
-    p = sub.add_parser("dashboard", help="Start the Streamlit dashboard on "
-                       "127.0.0.1 (extra flags go to streamlit).")
+    p = sub.add_parser(
+        "dashboard",
+        help="Start the Streamlit dashboard on "
+        "127.0.0.1 (extra flags go to streamlit).",
+    )
     p.add_argument("--runs", help="Runs root shown by the dashboard.")
     p.set_defaults(func=cmd_dashboard)
 

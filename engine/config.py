@@ -49,8 +49,12 @@ def _finite_nonneg(section: str, obj: Any, *names: str, positive=False) -> None:
         v = getattr(obj, n)
         ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
         ok = ok and (v > 0 if positive else v >= 0)
-        _check(ok, f"{section}.{n}", v, "must be a finite number " + (
-            "> 0" if positive else ">= 0"))
+        _check(
+            ok,
+            f"{section}.{n}",
+            v,
+            "must be a finite number " + ("> 0" if positive else ">= 0"),
+        )
 
 
 def _choice(section: str, obj: Any, name: str, choices) -> None:
@@ -72,7 +76,7 @@ class EnvConfig:
     name: str = "CartPole-v1"
     """Environment from the registry (classic control, MinAtar or Brax)."""
     backend: str = "positional"
-    """Brax physics backend (positional, spring, generalized, mjx); ignored elsewhere."""
+    """Brax physics backend: positional, spring, generalized, mjx (Brax only)."""
     episode_length: int = 1000
     """Brax episode length in steps (auto-reset after it); ignored elsewhere."""
     normalize: str = "none"
@@ -234,23 +238,44 @@ class OuterConfig:
 
         _choice("outer", self, "strategy", STRATEGIES)
         _positive_int(
-            "outer", self, "population", "generations", "chunk", "eval_every",
+            "outer",
+            self,
+            "population",
+            "generations",
+            "chunk",
+            "eval_every",
             "eval_inits",
         )
-        _check(self.population >= 2, "outer.population", self.population,
-               "must be at least 2")
+        _check(
+            self.population >= 2,
+            "outer.population",
+            self.population,
+            "must be at least 2",
+        )
         _finite_nonneg("outer", self, "sigma", "lr", positive=True)
-        _finite_nonneg("outer", self, "sigma_floor", "lr_floor", "init_std",
-                       "temperature", "adam_eps")
+        _finite_nonneg(
+            "outer",
+            self,
+            "sigma_floor",
+            "lr_floor",
+            "init_std",
+            "temperature",
+            "adam_eps",
+        )
         for n in ("sigma_decay", "lr_decay", "adam_b1", "adam_b2"):
             v = getattr(self, n)
-            _check(isinstance(v, int | float) and 0 < v <= 1, f"outer.{n}", v,
-                   "must be in (0, 1]")
+            _check(
+                isinstance(v, int | float) and 0 < v <= 1,
+                f"outer.{n}",
+                v,
+                "must be in (0, 1]",
+            )
         _choice("outer", self, "optimizer", ES_OPTIMIZERS)
         _choice("outer", self, "fitness_shaping", SHAPINGS)
         _check(
-            not (self.antithetic and self.strategy == "Open_ES"
-                 and self.population % 2),
+            not (
+                self.antithetic and self.strategy == "Open_ES" and self.population % 2
+            ),
             "outer.population",
             self.population,
             "must be even with antithetic sampling (outer.antithetic=true)",
@@ -300,20 +325,38 @@ class HadesConfig:
     """Name of the preset this config started from (informational)."""
 
     def __post_init__(self):
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool)
-               and self.seed >= 0, "seed", self.seed, "must be an integer >= 0")
+        _check(
+            isinstance(self.seed, int)
+            and not isinstance(self.seed, bool)
+            and self.seed >= 0,
+            "seed",
+            self.seed,
+            "must be an integer >= 0",
+        )
         from engine.envs import registry
 
         spec = registry.get_spec(self.env.name)
         if self.dataset.labels == "continuous":
-            _check(not spec.discrete, "dataset.labels", self.dataset.labels,
-                   f"{self.env.name} has discrete actions: use auto, onehot or soft")
+            _check(
+                not spec.discrete,
+                "dataset.labels",
+                self.dataset.labels,
+                f"{self.env.name} has discrete actions: use auto, onehot or soft",
+            )
         if self.dataset.labels in ("onehot", "soft"):
-            _check(spec.discrete, "dataset.labels", self.dataset.labels,
-                   f"{self.env.name} has continuous actions: use auto or continuous")
+            _check(
+                spec.discrete,
+                "dataset.labels",
+                self.dataset.labels,
+                f"{self.env.name} has continuous actions: use auto or continuous",
+            )
         if self.dataset.labels == "onehot" and spec.discrete:
-            _check(self.dataset.size >= 1, "dataset.size", self.dataset.size,
-                   "must be >= 1")
+            _check(
+                self.dataset.size >= 1,
+                "dataset.size",
+                self.dataset.size,
+                "must be >= 1",
+            )
 
     @property
     def fixed_init_seed(self) -> int:
@@ -344,8 +387,9 @@ class HadesConfig:
                 names = {f.name for f in dataclasses.fields(sec)}
                 for kk in v:
                     if kk not in names:
-                        raise ConfigError(f"{k}.{kk}", v[kk],
-                                          f"unknown field; known: {sorted(names)}")
+                        raise ConfigError(
+                            f"{k}.{kk}", v[kk], f"unknown field; known: {sorted(names)}"
+                        )
                 kwargs[k] = sec(**v)
             else:
                 kwargs[k] = v
@@ -363,8 +407,13 @@ class HadesConfig:
                 cfg[parts[0]] = parse_value(HadesConfig, parts[0], raw)
                 continue
             if len(parts) != 2 or parts[0] not in SECTIONS:
-                raise ConfigError(dotted, raw, "use section.field with section in "
-                                  + ", ".join(SECTIONS) + " (or seed)")
+                raise ConfigError(
+                    dotted,
+                    raw,
+                    "use section.field with section in "
+                    + ", ".join(SECTIONS)
+                    + " (or seed)",
+                )
             sec, name = parts
             cfg[sec][name] = parse_value(SECTIONS[sec], name, raw, prefix=sec)
         return HadesConfig.from_dict(cfg)

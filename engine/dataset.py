@@ -51,11 +51,15 @@ def solution_template(spec: EnvSpec, size: int, label_kind: str) -> dict:
     """Zero search variable of the right shapes (the paper's initial ES mean)."""
     states = np.zeros((size, *spec.obs_shape), np.float32)
     if label_kind == "continuous":
-        return {"actions": np.zeros((size, spec.action_dim), np.float32),
-                "states": states}
+        return {
+            "actions": np.zeros((size, spec.action_dim), np.float32),
+            "states": states,
+        }
     if label_kind == "soft":
-        return {"labels": np.zeros((size, spec.action_dim), np.float32),
-                "states": states}
+        return {
+            "labels": np.zeros((size, spec.action_dim), np.float32),
+            "states": states,
+        }
     return {"states": states}
 
 
@@ -102,9 +106,16 @@ class Dataset:
         return {"states": self.states}
 
     def with_meta(self, **meta) -> Dataset:
-        return Dataset(self.env, self.states, self.labels, self.label_kind,
-                       self.obs_norm, self.obs_mean, self.obs_var,
-                       {**self.meta, **meta})
+        return Dataset(
+            self.env,
+            self.states,
+            self.labels,
+            self.label_kind,
+            self.obs_norm,
+            self.obs_mean,
+            self.obs_var,
+            {**self.meta, **meta},
+        )
 
 
 def from_solution(
@@ -124,18 +135,29 @@ def from_solution(
     elif label_kind == "soft":
         labels = np.asarray(solution["labels"], np.float32)
     else:
-        labels = (np.asarray(fixed_labels, np.int32) if fixed_labels is not None else
-                  round_robin_labels(states.shape[0], get_spec(env).action_dim))
-    return Dataset(env, states, labels, label_kind, obs_norm,
-                   None if obs_mean is None else np.asarray(obs_mean, np.float32),
-                   None if obs_var is None else np.asarray(obs_var, np.float32),
-                   dict(meta or {}))
+        labels = (
+            np.asarray(fixed_labels, np.int32)
+            if fixed_labels is not None
+            else round_robin_labels(states.shape[0], get_spec(env).action_dim)
+        )
+    return Dataset(
+        env,
+        states,
+        labels,
+        label_kind,
+        obs_norm,
+        None if obs_mean is None else np.asarray(obs_mean, np.float32),
+        None if obs_var is None else np.asarray(obs_var, np.float32),
+        dict(meta or {}),
+    )
 
 
 def validate(ds: Dataset) -> None:
     """Raise DatasetError unless shapes, kinds and values are consistent."""
     if ds.env not in ENV_NAMES:
-        raise DatasetError(f"unknown environment {ds.env!r}; known: {', '.join(ENV_NAMES)}")
+        raise DatasetError(
+            f"unknown environment {ds.env!r}; known: {', '.join(ENV_NAMES)}"
+        )
     spec = get_spec(ds.env)
     if ds.label_kind not in LABEL_KINDS:
         raise DatasetError(f"label_kind {ds.label_kind!r} is not one of {LABEL_KINDS}")
@@ -144,7 +166,8 @@ def validate(ds: Dataset) -> None:
     if ds.states.ndim < 1 or tuple(ds.states.shape[1:]) != spec.obs_shape:
         raise DatasetError(
             f"states have shape {ds.states.shape}; {ds.env} needs (N, "
-            f"{', '.join(map(str, spec.obs_shape))})")
+            f"{', '.join(map(str, spec.obs_shape))})"
+        )
     n = ds.states.shape[0]
     if n < 1:
         raise DatasetError("a dataset needs at least one state")
@@ -152,20 +175,28 @@ def validate(ds: Dataset) -> None:
         raise DatasetError("states contain NaN or inf")
     if ds.label_kind == "onehot":
         if not spec.discrete:
-            raise DatasetError(f"{ds.env} has continuous actions: onehot labels invalid")
+            raise DatasetError(
+                f"{ds.env} has continuous actions: onehot labels invalid"
+            )
         if ds.labels.shape != (n,) or ds.labels.dtype.kind not in "iu":
-            raise DatasetError(f"onehot labels must be {n} integers, got "
-                               f"{ds.labels.dtype} {ds.labels.shape}")
+            raise DatasetError(
+                f"onehot labels must be {n} integers, got "
+                f"{ds.labels.dtype} {ds.labels.shape}"
+            )
         if n and (ds.labels.min() < 0 or ds.labels.max() >= spec.action_dim):
             raise DatasetError(f"labels must lie in 0..{spec.action_dim - 1}")
     else:
         if ds.label_kind == "continuous" and spec.discrete:
-            raise DatasetError(f"{ds.env} has discrete actions: continuous labels invalid")
+            raise DatasetError(
+                f"{ds.env} has discrete actions: continuous labels invalid"
+            )
         if ds.label_kind == "soft" and not spec.discrete:
             raise DatasetError(f"{ds.env} has continuous actions: soft labels invalid")
         if ds.labels.shape != (n, spec.action_dim) or ds.labels.dtype.kind != "f":
-            raise DatasetError(f"labels must be floats of shape ({n}, {spec.action_dim}),"
-                               f" got {ds.labels.dtype} {ds.labels.shape}")
+            raise DatasetError(
+                f"labels must be floats of shape ({n}, {spec.action_dim}),"
+                f" got {ds.labels.dtype} {ds.labels.shape}"
+            )
         if not np.all(np.isfinite(ds.labels)):
             raise DatasetError("labels contain NaN or inf")
     if ds.obs_norm not in ("none", "constant", "running"):
@@ -176,8 +207,9 @@ def validate(ds: Dataset) -> None:
         v = getattr(ds, name)
         if v is not None:
             if v.size != spec.obs_size:
-                raise DatasetError(f"{name} has {v.size} values; {ds.env} needs "
-                                   f"{spec.obs_size}")
+                raise DatasetError(
+                    f"{name} has {v.size} values; {ds.env} needs {spec.obs_size}"
+                )
             if not np.all(np.isfinite(v)):
                 raise DatasetError(f"{name} contains NaN or inf")
     if ds.obs_var is not None and np.any(ds.obs_var < 0):
@@ -210,8 +242,11 @@ def save(ds: Dataset, path: str | os.PathLike) -> str:
         "size": ds.size,
         "meta": _to_jsonable(ds.meta),
     }
-    arrays = {"states": ds.states, "labels": ds.labels,
-              "meta": np.array(json.dumps(header))}
+    arrays = {
+        "states": ds.states,
+        "labels": ds.labels,
+        "meta": np.array(json.dumps(header)),
+    }
     if ds.obs_mean is not None:
         arrays["obs_mean"] = ds.obs_mean
         arrays["obs_var"] = ds.obs_var
@@ -239,8 +274,9 @@ def load(path: str | os.PathLike) -> Dataset:
             files = set(z.files)
             missing = {"states", "labels", "meta"} - files
             if missing:
-                raise DatasetError(f"{path} is not a HaDES dataset: missing "
-                                   f"{sorted(missing)}")
+                raise DatasetError(
+                    f"{path} is not a HaDES dataset: missing {sorted(missing)}"
+                )
             states = np.array(z["states"])
             labels = np.array(z["labels"])
             header = json.loads(str(z["meta"]))
@@ -250,8 +286,14 @@ def load(path: str | os.PathLike) -> Dataset:
         raise
     except FileNotFoundError:
         raise DatasetError(f"no such file: {path}") from None
-    except (ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError,
-            KeyError, EOFError) as e:
+    except (
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+        KeyError,
+        EOFError,
+    ) as e:
         raise DatasetError(f"{path} is not a readable HaDES dataset: {e}") from None
     if not isinstance(header, dict) or header.get("format") != "hades-dataset":
         raise DatasetError(f"{path} is not a HaDES dataset (format field missing)")

@@ -39,7 +39,7 @@ class EvalResult:
 
 
 def config_for_dataset(ds: Dataset, overrides: dict | None = None) -> HadesConfig:
-    """The config that trains and scores `ds` (paper preset < dataset meta < overrides)."""
+    """Config that trains and scores `ds`: paper preset < dataset meta < overrides."""
     base = presets.make("paper", ds.env, ds.size).to_dict()
     stored = ds.meta.get("config") or {}
     for sec in _EVAL_SECTIONS:
@@ -57,8 +57,12 @@ def config_for_dataset(ds: Dataset, overrides: dict | None = None) -> HadesConfi
 
 def problem_for_dataset(ds: Dataset, cfg: HadesConfig | None = None) -> Problem:
     cfg = cfg or config_for_dataset(ds)
-    return Problem(cfg, ds.obs_mean, ds.obs_var,
-                   fixed_labels=ds.labels if ds.label_kind == "onehot" else None)
+    return Problem(
+        cfg,
+        ds.obs_mean,
+        ds.obs_var,
+        fixed_labels=ds.labels if ds.label_kind == "onehot" else None,
+    )
 
 
 def init_keys_for(ds: Dataset, key, inits: int, random_inits: bool):
@@ -90,13 +94,22 @@ def evaluate_dataset(
     with legacy_rng(uses_legacy_rng(ds, fixed)):
         rets, losses = problem.dataset_returns_jit(k_roll, solution, init_keys)
     rets = np.asarray(rets, np.float64)
-    return EvalResult(ds.env, ds.size, float(rets.mean()), float(rets.std()),
-                      [float(r) for r in rets], [float(x) for x in np.asarray(losses)],
-                      fixed, inits, seed)
+    return EvalResult(
+        ds.env,
+        ds.size,
+        float(rets.mean()),
+        float(rets.std()),
+        [float(r) for r in rets],
+        [float(x) for x in np.asarray(losses)],
+        fixed,
+        inits,
+        seed,
+    )
 
 
-def train_policy(ds: Dataset, key, cfg: HadesConfig | None = None,
-                 random_inits: bool = False):
+def train_policy(
+    ds: Dataset, key, cfg: HadesConfig | None = None, random_inits: bool = False
+):
     """(problem, params) of one policy trained on `ds` (for rollouts and videos)."""
     problem = problem_for_dataset(ds, cfg)
     init_keys, fixed = init_keys_for(ds, key, 1, random_inits)

@@ -48,18 +48,24 @@ class Problem:
             if obs_mean is None or obs_var is None:
                 raise ValueError("constant normalisation needs obs_mean and obs_var")
             shape = self.spec.obs_shape
-            self.norm = ObsNorm(mode, jnp.asarray(obs_mean, jnp.float32).reshape(shape),
-                                jnp.asarray(obs_var, jnp.float32).reshape(shape))
+            self.norm = ObsNorm(
+                mode,
+                jnp.asarray(obs_mean, jnp.float32).reshape(shape),
+                jnp.asarray(obs_var, jnp.float32).reshape(shape),
+            )
         else:
             self.norm = ObsNorm(mode)
         if fixed_labels is None:
-            fixed_labels = ds_lib.round_robin_labels(cfg.dataset.size,
-                                                     self.spec.action_dim)
+            fixed_labels = ds_lib.round_robin_labels(
+                cfg.dataset.size, self.spec.action_dim
+            )
         self.fixed_labels = np.asarray(fixed_labels, np.int32)
         self.devices = list(devices) if devices is not None else jax.local_devices()
         self.template = ds_lib.solution_template(
-            self.spec, len(self.fixed_labels) if self.label_kind == "onehot"
-            else cfg.dataset.size, self.label_kind)
+            self.spec,
+            len(self.fixed_labels) if self.label_kind == "onehot" else cfg.dataset.size,
+            self.label_kind,
+        )
 
     # One candidate ----------------------------------------------------------------
     def targets(self, solution) -> jax.Array:
@@ -87,8 +93,14 @@ class Problem:
 
     def score_params(self, params, rollout_key) -> jax.Array:
         f = self.cfg.fitness
-        stats, _ = rollout(rollout_key, self.env, self.policy_fn(params), f.num_envs,
-                           f.num_steps, self.norm)
+        stats, _ = rollout(
+            rollout_key,
+            self.env,
+            self.policy_fn(params),
+            f.num_envs,
+            f.num_steps,
+            self.norm,
+        )
         return reduce_returns(stats, f.reduction)
 
     def candidate_return(self, solution, init_key, rollout_key):
@@ -110,8 +122,9 @@ class Problem:
         n = int(np.prod(shape))
         roll = jax.random.split(k_roll, n).reshape(*shape, 2)
         if f.fixed_init:
-            init = jnp.broadcast_to(jax.random.PRNGKey(self.cfg.fixed_init_seed),
-                                    (*shape, 2))
+            init = jnp.broadcast_to(
+                jax.random.PRNGKey(self.cfg.fixed_init_seed), (*shape, 2)
+            )
         else:
             init = jax.random.split(k_init, n).reshape(*shape, 2)
         return tile(init), tile(roll)
@@ -119,15 +132,19 @@ class Problem:
     # Population ---------------------------------------------------------------------
     def _member(self, solution, init_keys, roll_keys):
         rets, losses = jax.vmap(self.candidate_return, in_axes=(None, 0, 0))(
-            solution, init_keys, roll_keys)
+            solution, init_keys, roll_keys
+        )
         return rets.mean(), losses.mean()
 
     def _members(self, population, init_keys, roll_keys):
         mb = self.cfg.fitness.member_batch
         n = jax.tree.leaves(population)[0].shape[0]
         if mb and mb < n:
-            return jax.lax.map(lambda x: self._member(*x),
-                               (population, init_keys, roll_keys), batch_size=mb)
+            return jax.lax.map(
+                lambda x: self._member(*x),
+                (population, init_keys, roll_keys),
+                batch_size=mb,
+            )
         return jax.vmap(self._member)(population, init_keys, roll_keys)
 
     def population_fitness(self, key, population):
@@ -137,8 +154,13 @@ class Problem:
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("pop",))
             spec = PartitionSpec("pop")
-            fn = jax.shard_map(self._members, mesh=mesh, in_specs=(spec, spec, spec),
-                               out_specs=(spec, spec), check_vma=False)
+            fn = jax.shard_map(
+                self._members,
+                mesh=mesh,
+                in_specs=(spec, spec, spec),
+                out_specs=(spec, spec),
+                check_vma=False,
+            )
             return fn(population, init_keys, roll_keys)
         return self._members(population, init_keys, roll_keys)
 
@@ -150,8 +172,11 @@ class Problem:
         Brax train-and-roll-out was seen to hang on a 2-core CPU.
         """
         roll_keys = jax.random.split(key, init_keys.shape[0])
-        return jax.lax.map(lambda k: self.candidate_return(solution, *k),
-                           (init_keys, roll_keys), batch_size=batch_size)
+        return jax.lax.map(
+            lambda k: self.candidate_return(solution, *k),
+            (init_keys, roll_keys),
+            batch_size=batch_size,
+        )
 
     @partial(jax.jit, static_argnums=(0,))
     def dataset_returns_jit(self, key, solution, init_keys):

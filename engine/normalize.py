@@ -36,7 +36,11 @@ def update_running(stats: RunningStats, batch: jnp.ndarray) -> RunningStats:
     delta = b_mean - stats.mean
     tot = stats.count + b_count
     mean = stats.mean + delta * b_count / tot
-    m2 = stats.var * stats.count + b_var * b_count + delta**2 * stats.count * b_count / tot
+    m2 = (
+        stats.var * stats.count
+        + b_var * b_count
+        + delta**2 * stats.count * b_count / tot
+    )
     return RunningStats(mean, m2 / tot, tot)
 
 

@@ -17,13 +17,21 @@ def estimate(key, env, spec: EnvSpec, num_envs: int = 16, num_steps: int = 500):
         n = obs.shape[0]
         if spec.discrete:
             return jax.random.randint(key, (n,), 0, spec.action_dim)
-        return jax.random.uniform(key, (n, spec.action_dim), minval=spec.action_low,
-                                  maxval=spec.action_high)
+        return jax.random.uniform(
+            key, (n, spec.action_dim), minval=spec.action_low, maxval=spec.action_high
+        )
 
     @jax.jit
     def run(key):
-        _, obs = rollout(key, env, random_policy, num_envs, num_steps, ObsNorm("none"),
-                         record_fn=lambda s, o, a, r, d: o)
+        _, obs = rollout(
+            key,
+            env,
+            random_policy,
+            num_envs,
+            num_steps,
+            ObsNorm("none"),
+            record_fn=lambda s, o, a, r, d: o,
+        )
         obs = obs.reshape((-1, *spec.obs_shape))
         return obs.mean(0), obs.var(0)
 
@@ -35,13 +43,20 @@ def load_file(path: str, spec: EnvSpec):
     """Read `mean` and `var` from an .npz (no pickle); shapes must match the env."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            mean, var = np.asarray(z["mean"], np.float32), np.asarray(z["var"], np.float32)
+            mean, var = (
+                np.asarray(z["mean"], np.float32),
+                np.asarray(z["var"], np.float32),
+            )
     except (OSError, KeyError, ValueError) as e:
-        raise ValueError(f"env.stats_file={path!r} is unreadable: {e} (need an .npz "
-                         "with arrays 'mean' and 'var')") from None
+        raise ValueError(
+            f"env.stats_file={path!r} is unreadable: {e} (need an .npz "
+            "with arrays 'mean' and 'var')"
+        ) from None
     if mean.size != spec.obs_size or var.size != spec.obs_size:
-        raise ValueError(f"env.stats_file={path!r} holds {mean.size} values; "
-                         f"{spec.name} observations have {spec.obs_size}")
+        raise ValueError(
+            f"env.stats_file={path!r} holds {mean.size} values; "
+            f"{spec.name} observations have {spec.obs_size}"
+        )
     return mean.reshape(spec.obs_shape), var.reshape(spec.obs_shape)
 
 

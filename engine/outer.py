@@ -26,8 +26,16 @@ from engine.obs_stats import for_config
 from engine.strategies import Strategy
 
 METRIC_NAMES = (
-    "generation", "fitness_mean", "fitness_max", "fitness_min", "fitness_std",
-    "best_fitness", "sigma", "lr", "nan_count", "bc_loss",
+    "generation",
+    "fitness_mean",
+    "fitness_max",
+    "fitness_min",
+    "fitness_std",
+    "best_fitness",
+    "sigma",
+    "lr",
+    "nan_count",
+    "bc_loss",
 )
 
 
@@ -65,8 +73,11 @@ class Distiller:
         if cfg.outer.population % n_dev:
             from engine.config import ConfigError
 
-            raise ConfigError("outer.population", cfg.outer.population,
-                              f"must be divisible by the {n_dev} local devices")
+            raise ConfigError(
+                "outer.population",
+                cfg.outer.population,
+                f"must be divisible by the {n_dev} local devices",
+            )
         self.strategy = Strategy(cfg.outer, self.problem.template)
         self.run_key, self.init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
         self.eval_key = jax.random.fold_in(self.run_key, 2**31 - 1)
@@ -80,9 +91,13 @@ class Distiller:
         if self.cfg.outer.init_std > 0:
             leaves, tdef = jax.tree.flatten(template)
             keys = jax.random.split(self.init_key, len(leaves))
-            mean = jax.tree.unflatten(tdef, [
-                self.cfg.outer.init_std * jax.random.normal(k, x.shape)
-                for k, x in zip(keys, leaves, strict=True)])
+            mean = jax.tree.unflatten(
+                tdef,
+                [
+                    self.cfg.outer.init_std * jax.random.normal(k, x.shape)
+                    for k, x in zip(keys, leaves, strict=True)
+                ],
+            )
         else:
             mean = jax.tree.map(jnp.asarray, template)
         return self.strategy.init(self.init_key, mean, params), params
@@ -95,8 +110,9 @@ class Distiller:
         population, es_state = self.strategy.ask(k_ask, es_state, es_params)
         fitness, bc_loss = self.problem.population_fitness(k_eval, population)
         fitness, nan_count = clean_fitness(fitness)
-        es_state, _ = self.strategy.tell(k_tell, population, -fitness, es_state,
-                                         es_params)
+        es_state, _ = self.strategy.tell(
+            k_tell, population, -fitness, es_state, es_params
+        )
         metrics = {
             "generation": gen + 1,
             "fitness_mean": fitness.mean(),
@@ -130,11 +146,15 @@ class Distiller:
     def mean_dataset(self, es_state, **meta) -> ds_lib.Dataset:
         sol = jax.tree.map(np.asarray, self.mean_solution(es_state))
         return ds_lib.from_solution(
-            sol, self.cfg.env.name, self.problem.label_kind,
-            fixed_labels=self.problem.fixed_labels, obs_norm=self.cfg.env.normalize,
+            sol,
+            self.cfg.env.name,
+            self.problem.label_kind,
+            fixed_labels=self.problem.fixed_labels,
+            obs_norm=self.cfg.env.normalize,
             obs_mean=None if self.obs_mean is None else np.ravel(self.obs_mean),
             obs_var=None if self.obs_var is None else np.ravel(self.obs_var),
-            meta=self.dataset_meta(**meta))
+            meta=self.dataset_meta(**meta),
+        )
 
     def dataset_meta(self, **extra) -> dict:
         meta: dict[str, Any] = {"source": "hades-run", "config": self.cfg.to_dict()}
@@ -145,7 +165,9 @@ class Distiller:
 
     def eval_init_keys(self, key, n: int):
         if self.cfg.fitness.fixed_init:
-            return jnp.broadcast_to(jax.random.PRNGKey(self.cfg.fixed_init_seed), (1, 2))
+            return jnp.broadcast_to(
+                jax.random.PRNGKey(self.cfg.fixed_init_seed), (1, 2)
+            )
         return jax.random.split(key, n)
 
     def mean_dataset_returns(self, es_state, generation: int) -> np.ndarray:
@@ -153,8 +175,9 @@ class Distiller:
         key = jax.random.fold_in(self.eval_key, generation)
         k_init, k_roll = jax.random.split(key)
         init_keys = self.eval_init_keys(k_init, self.cfg.outer.eval_inits)
-        rets, _ = self.problem.dataset_returns_jit(k_roll, self.mean_solution(es_state),
-                                                   init_keys)
+        rets, _ = self.problem.dataset_returns_jit(
+            k_roll, self.mean_solution(es_state), init_keys
+        )
         return np.asarray(rets)
 
     # Driver ---------------------------------------------------------------------------
@@ -182,8 +205,9 @@ class Distiller:
                 es_state, es_params, stop = control(es_state, es_params, gen)
                 if stop:
                     break
-            es_state, es_params, gen, result = self.step_chunk(es_state, es_params,
-                                                               gen, total)
+            es_state, es_params, gen, result = self.step_chunk(
+                es_state, es_params, gen, total
+            )
             if progress_fn is not None:
                 progress_fn(result)
         return es_state, es_params, gen
@@ -202,11 +226,13 @@ class Distiller:
         every = self.cfg.outer.eval_every
         if gen // every > (gen - length) // every or gen >= total:
             mean_ret = float(np.mean(self.mean_dataset_returns(es_state, gen)))
-        rows = [
-            {k: _py(v[i]) for k, v in metrics.items()} for i in range(length)
-        ]
-        return es_state, es_params, gen, ChunkResult(gen, rows, mean_ret, seconds,
-                                                     compiled)
+        rows = [{k: _py(v[i]) for k, v in metrics.items()} for i in range(length)]
+        return (
+            es_state,
+            es_params,
+            gen,
+            ChunkResult(gen, rows, mean_ret, seconds, compiled),
+        )
 
 
 def _py(x):

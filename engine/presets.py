@@ -18,7 +18,8 @@ quick
     dataset scores 500. MinAtar (Breakout N=16): population 256, MLP 1x64, SNES, 8 envs
     x 256 steps (mean over finished episodes, less noisy than the paper's last
     episode), 30 generations: the mean dataset's return goes from about 0.5 to about
-    1.3 (measured: 0.59 at generation 5, 1.32 at 30), a few minutes on 2 cores. Brax (hopper N=4): population 16,
+    1.3 (measured: 0.59 at generation 5, 1.32 at 30), a few minutes on 2 cores.
+    Brax (hopper N=4): population 16,
     MLP 2x64, 100 inner steps, 2 envs x 256 steps: about a minute to compile, then
     seconds per generation.
 """
@@ -47,13 +48,32 @@ def _paper(env: str, size: int | None, seed: int) -> HadesConfig:
         return HadesConfig(
             env=EnvConfig(env, normalize="constant" if n <= 4 else "running"),
             dataset=DatasetConfig(n),
-            inner=InnerConfig(512, 2, "tanh", 200 if env in _SHORT_INNER else 400,
-                              5e-3, "adam", 1e-5, 0.5),
+            inner=InnerConfig(
+                512,
+                2,
+                "tanh",
+                200 if env in _SHORT_INNER else 400,
+                5e-3,
+                "adam",
+                1e-5,
+                0.5,
+            ),
             fitness=FitnessConfig(4, 1024, "mean_completed", inits=2),
-            outer=OuterConfig("Open_ES", 2048, 2000, sigma=0.03, lr=0.05,
-                              adam_b1=0.99, fitness_shaping="identity",
-                              antithetic=True, chunk=10, eval_every=50),
-            seed=seed, preset="paper")
+            outer=OuterConfig(
+                "Open_ES",
+                2048,
+                2000,
+                sigma=0.03,
+                lr=0.05,
+                adam_b1=0.99,
+                fitness_shaping="identity",
+                antithetic=True,
+                chunk=10,
+                eval_every=50,
+            ),
+            seed=seed,
+            preset="paper",
+        )
     if spec.family == "minatar":
         n = 16 if size is None else size
         steps = 2560 if env == "Freeway-MinAtar" else 1024
@@ -62,10 +82,21 @@ def _paper(env: str, size: int | None, seed: int) -> HadesConfig:
             dataset=DatasetConfig(n),
             inner=InnerConfig(512, 2, "relu", 64, 0.03, "adam", 1e-5, 0.0),
             fitness=FitnessConfig(8, steps, "last_completed", inits=2),
-            outer=OuterConfig("SNES", 2048, 2000, sigma=0.5, lr=1.0, optimizer="sgd",
-                              temperature=20.0, antithetic=False, chunk=10,
-                              eval_every=50),
-            seed=seed, preset="paper")
+            outer=OuterConfig(
+                "SNES",
+                2048,
+                2000,
+                sigma=0.5,
+                lr=1.0,
+                optimizer="sgd",
+                temperature=20.0,
+                antithetic=False,
+                chunk=10,
+                eval_every=50,
+            ),
+            seed=seed,
+            preset="paper",
+        )
     # Classic control has no paper setting: the Brax recipe at classic-control scale.
     n = 4 if size is None else size
     return HadesConfig(
@@ -73,9 +104,12 @@ def _paper(env: str, size: int | None, seed: int) -> HadesConfig:
         dataset=DatasetConfig(n),
         inner=InnerConfig(512, 2, "tanh", 400, 5e-3, "adam", 1e-5, 0.5),
         fitness=FitnessConfig(8, spec.max_episode_steps, "mean_completed", inits=2),
-        outer=OuterConfig("Open_ES", 2048, 500, sigma=0.03, lr=0.05, chunk=10,
-                          eval_every=50),
-        seed=seed, preset="paper")
+        outer=OuterConfig(
+            "Open_ES", 2048, 500, sigma=0.03, lr=0.05, chunk=10, eval_every=50
+        ),
+        seed=seed,
+        preset="paper",
+    )
 
 
 def _quick(env: str, size: int | None, seed: int) -> HadesConfig:
@@ -87,9 +121,12 @@ def _quick(env: str, size: int | None, seed: int) -> HadesConfig:
             dataset=DatasetConfig(n),
             inner=InnerConfig(64, 2, "tanh", 100, 5e-3, "adam", 1e-5, 0.5),
             fitness=FitnessConfig(2, 256, "mean_completed", inits=1),
-            outer=OuterConfig("Open_ES", 16, 20, sigma=0.1, lr=0.05, chunk=2,
-                              eval_every=4),
-            seed=seed, preset="quick")
+            outer=OuterConfig(
+                "Open_ES", 16, 20, sigma=0.1, lr=0.05, chunk=2, eval_every=4
+            ),
+            seed=seed,
+            preset="quick",
+        )
     if spec.family == "minatar":
         n = 16 if size is None else size
         steps = 2560 if env == "Freeway-MinAtar" else 256
@@ -98,60 +135,94 @@ def _quick(env: str, size: int | None, seed: int) -> HadesConfig:
             dataset=DatasetConfig(n),
             inner=InnerConfig(64, 1, "relu", 64, 0.03, "adam", 1e-5, 0.0),
             fitness=FitnessConfig(8, steps, "mean_completed", inits=1),
-            outer=OuterConfig("SNES", 256, 30, sigma=0.5, lr=1.0, optimizer="sgd",
-                              temperature=20.0, antithetic=False, chunk=5,
-                              eval_every=5),
-            seed=seed, preset="quick")
+            outer=OuterConfig(
+                "SNES",
+                256,
+                30,
+                sigma=0.5,
+                lr=1.0,
+                optimizer="sgd",
+                temperature=20.0,
+                antithetic=False,
+                chunk=5,
+                eval_every=5,
+            ),
+            seed=seed,
+            preset="quick",
+        )
     n = 4 if size is None else size
     return HadesConfig(
         env=EnvConfig(env),
         dataset=DatasetConfig(n),
         inner=InnerConfig(64, 2, "tanh", 100, 5e-3, "adam", 1e-5, 0.5),
         fitness=FitnessConfig(8, spec.max_episode_steps, "mean_completed", inits=1),
-        outer=OuterConfig("Open_ES", 64, 20, sigma=0.1, lr=0.05, chunk=5,
-                          eval_every=5),
-        seed=seed, preset="quick")
+        outer=OuterConfig("Open_ES", 64, 20, sigma=0.1, lr=0.05, chunk=5, eval_every=5),
+        seed=seed,
+        preset="quick",
+    )
 
 
 def _bench(name: str, seed: int) -> HadesConfig:
     """The three configurations the authors' code was timed on (HADES.md)."""
     if name == "bench-cartpole":
         return HadesConfig(
-            env=EnvConfig("CartPole-v1"), dataset=DatasetConfig(4),
+            env=EnvConfig("CartPole-v1"),
+            dataset=DatasetConfig(4),
             inner=InnerConfig(64, 2, "tanh", 100, 5e-3, "adam", 1e-5, 0.5),
             fitness=FitnessConfig(8, 500, "mean_completed", inits=1),
-            outer=OuterConfig("Open_ES", 64, 20, sigma=0.1, lr=0.05, chunk=5,
-                              eval_every=1000),
-            seed=seed, preset=name)
+            outer=OuterConfig(
+                "Open_ES", 64, 20, sigma=0.1, lr=0.05, chunk=5, eval_every=1000
+            ),
+            seed=seed,
+            preset=name,
+        )
     if name == "bench-breakout":
         return HadesConfig(
-            env=EnvConfig("Breakout-MinAtar"), dataset=DatasetConfig(16),
+            env=EnvConfig("Breakout-MinAtar"),
+            dataset=DatasetConfig(16),
             inner=InnerConfig(512, 2, "relu", 64, 0.03, "adam", 1e-5, 0.0),
             fitness=FitnessConfig(8, 1024, "last_completed", inits=1),
-            outer=OuterConfig("SNES", 64, 6, sigma=0.5, lr=1.0, optimizer="sgd",
-                              antithetic=False, chunk=2, eval_every=1000),
-            seed=seed, preset=name)
+            outer=OuterConfig(
+                "SNES",
+                64,
+                6,
+                sigma=0.5,
+                lr=1.0,
+                optimizer="sgd",
+                antithetic=False,
+                chunk=2,
+                eval_every=1000,
+            ),
+            seed=seed,
+            preset=name,
+        )
     if name == "bench-hopper":
         return HadesConfig(
-            env=EnvConfig("hopper", normalize="running"), dataset=DatasetConfig(4),
+            env=EnvConfig("hopper", normalize="running"),
+            dataset=DatasetConfig(4),
             inner=InnerConfig(512, 2, "tanh", 400, 5e-3, "adam", 1e-5, 0.5),
             fitness=FitnessConfig(4, 1024, "mean_completed", inits=1),
-            outer=OuterConfig("Open_ES", 32, 4, sigma=0.03, lr=0.05, chunk=2,
-                              eval_every=1000),
-            seed=seed, preset=name)
+            outer=OuterConfig(
+                "Open_ES", 32, 4, sigma=0.03, lr=0.05, chunk=2, eval_every=1000
+            ),
+            seed=seed,
+            preset=name,
+        )
     raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
 
 
-def make(preset: str, env: str | None = None, size: int | None = None,
-         seed: int = 0) -> HadesConfig:
+def make(
+    preset: str, env: str | None = None, size: int | None = None, seed: int = 0
+) -> HadesConfig:
     """Config for a preset (`quick`, `paper`, or a benchmark name)."""
     if preset in BENCHMARKS:
         return _bench(preset, seed)
     if preset not in PRESETS:
         from engine.config import ConfigError
 
-        raise ConfigError("preset", preset, "must be one of "
-                          + ", ".join(PRESETS + BENCHMARKS))
+        raise ConfigError(
+            "preset", preset, "must be one of " + ", ".join(PRESETS + BENCHMARKS)
+        )
     env = env or "CartPole-v1"
     get_spec(env)
     return (_paper if preset == "paper" else _quick)(env, size, seed)

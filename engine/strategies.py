@@ -26,9 +26,21 @@ from engine.config import OuterConfig
 
 # Algorithms that need more than (population_size, solution) or pretrained weights.
 _EXCLUDED = {
-    "LES", "EvoTF_ES", "CMAAnchoredLES", "DES", "SV_CMA_ES", "SV_Open_ES",
-    "GuidedES", "NoiseReuseES", "PersistentES", "ASEBO", "ESMC",
-    "iAMaLGaM_Full", "iAMaLGaM_Univariate", "GradientlessDescent", "RandomSearch",
+    "LES",
+    "EvoTF_ES",
+    "CMAAnchoredLES",
+    "DES",
+    "SV_CMA_ES",
+    "SV_Open_ES",
+    "GuidedES",
+    "NoiseReuseES",
+    "PersistentES",
+    "ASEBO",
+    "ESMC",
+    "iAMaLGaM_Full",
+    "iAMaLGaM_Univariate",
+    "GradientlessDescent",
+    "RandomSearch",
 }
 STRATEGIES: tuple[str, ...] = tuple(
     n for n in distribution_based_algorithms if n not in _EXCLUDED
@@ -59,8 +71,11 @@ class Strategy:
         if "optimizer" in sig:
             if outer.optimizer == "adam":
                 opt = optax.inject_hyperparams(optax.adam)(
-                    learning_rate=outer.lr, b1=outer.adam_b1, b2=outer.adam_b2,
-                    eps=outer.adam_eps)
+                    learning_rate=outer.lr,
+                    b1=outer.adam_b1,
+                    b2=outer.adam_b2,
+                    eps=outer.adam_eps,
+                )
             else:
                 opt = optax.inject_hyperparams(optax.sgd)(learning_rate=outer.lr)
             kwargs["optimizer"] = opt
@@ -125,8 +140,9 @@ class Strategy:
         """Per-generation sigma and lr decay with floors (no-op at decay 1)."""
         o = self.outer
         if o.sigma_decay != 1.0 and hasattr(state, "std"):
-            state = state.replace(std=jnp.maximum(state.std * o.sigma_decay,
-                                                  o.sigma_floor))
+            state = state.replace(
+                std=jnp.maximum(state.std * o.sigma_decay, o.sigma_floor)
+            )
         if o.lr_decay != 1.0 and self.has_lr:
             lr = jnp.maximum(self.lr(state) * o.lr_decay, o.lr_floor)
             state = self.set_lr(state, lr)
@@ -149,5 +165,11 @@ class Strategy:
 
 def strip_weak_types(tree):
     """Give every leaf a concrete dtype so the first jitted chunk does not retrace."""
-    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype)
-                        if not isinstance(x, jax.Array) or x.weak_type else x, tree)
+    return jax.tree.map(
+        lambda x: (
+            jnp.asarray(x, dtype=jnp.asarray(x).dtype)
+            if not isinstance(x, jax.Array) or x.weak_type
+            else x
+        ),
+        tree,
+    )

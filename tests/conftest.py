@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def reference_file(name: str) -> Path:
     path = REFERENCE / "datasets" / name
     if not path.exists():
-        pytest.skip(f"reference data not available: {path} (the shared/reference "
-                    "folder beside the checkout holds the paper's datasets)")
+        pytest.skip(
+            f"reference data not available: {path} (the shared/reference "
+            "folder beside the checkout holds the paper's datasets)"
+        )
     return path
 
 

@@ -17,19 +17,42 @@ pytestmark = pytest.mark.slow
 
 
 def _hades(*args, cwd=ROOT, timeout=900):
-    out = subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=cwd,
-                         capture_output=True, text=True, timeout=timeout,
-                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_cartpole_quick_distill_then_evaluate_16_inits(tmp_path):
-    run = _hades("distill", "--env", "CartPole-v1", "--size", "4", "--preset",
-                 "quick", "--seed", "0", "--runs", str(tmp_path), "--json", "--quiet")
+    run = _hades(
+        "distill",
+        "--env",
+        "CartPole-v1",
+        "--size",
+        "4",
+        "--preset",
+        "quick",
+        "--seed",
+        "0",
+        "--runs",
+        str(tmp_path),
+        "--json",
+        "--quiet",
+    )
     assert run["generations"] == 20
-    res = _hades("evaluate", str(tmp_path / run["run_id"] / "dataset.npz"),
-                 "--inits", "16", "--json")
+    res = _hades(
+        "evaluate",
+        str(tmp_path / run["run_id"] / "dataset.npz"),
+        "--inits",
+        "16",
+        "--json",
+    )
     assert len(res["per_init"]) == 16
     assert res["mean_return"] >= 475, res
 
@@ -48,7 +71,8 @@ def test_published_breakout_d16_within_10_percent():
     from engine.paper_import import import_paper
 
     ds, _ = import_paper(
-        reference_file("minatar-Breakout-D16-constnorm-hadesR-sampled-seed0.pkl"))
+        reference_file("minatar-Breakout-D16-constnorm-hadesR-sampled-seed0.pkl")
+    )
     # Breakout returns have a heavy lower tail (an init now and then fails to
     # generalise), so 32 inits rather than 8 keep the mean's noise below the bar.
     res = evaluate_dataset(ds, inits=32, seed=0)
@@ -61,7 +85,8 @@ def test_breakout_quick_improves_on_generation_zero():
     from engine.outer import Distiller
 
     cfg = presets.make("quick", "Breakout-MinAtar", 16, 0).with_overrides(
-        {"outer.eval_inits": 8})
+        {"outer.eval_inits": 8}
+    )
     d = Distiller(cfg)
     state, params = d.init()
     start = float(np.mean(d.mean_dataset_returns(state, 0)))
@@ -75,8 +100,7 @@ def test_hopper_quick_completes_generations():
     from engine import presets
     from engine.outer import Distiller
 
-    cfg = presets.make("quick", "hopper", 4, 0).with_overrides(
-        {"outer.generations": 4})
+    cfg = presets.make("quick", "hopper", 4, 0).with_overrides({"outer.generations": 4})
     d = Distiller(cfg)
     rows = []
     state, _, gen = d.run(progress_fn=lambda r: rows.extend(r.metrics))

@@ -3,8 +3,13 @@
 import pytest
 
 from engine import presets
-from engine.config import ConfigError, HadesConfig, all_field_docs, field_docs
-from engine.config import OuterConfig
+from engine.config import (
+    ConfigError,
+    HadesConfig,
+    OuterConfig,
+    all_field_docs,
+    field_docs,
+)
 
 BAD = [
     ("env.name", "NotAnEnv", "CartPole-v1"),
@@ -81,8 +86,9 @@ def test_json_round_trip():
 
 def test_every_field_documented():
     docs = all_field_docs()
-    from engine.config import SECTIONS
     import dataclasses
+
+    from engine.config import SECTIONS
 
     for sec, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
@@ -90,8 +96,10 @@ def test_every_field_documented():
     assert "population" in field_docs(OuterConfig)["population"].lower() or True
 
 
-@pytest.mark.parametrize("env", ["CartPole-v1", "Breakout-MinAtar", "hopper",
-                                 "Freeway-MinAtar", "Pendulum-v1"])
+@pytest.mark.parametrize(
+    "env",
+    ["CartPole-v1", "Breakout-MinAtar", "hopper", "Freeway-MinAtar", "Pendulum-v1"],
+)
 @pytest.mark.parametrize("preset", ["quick", "paper"])
 def test_presets_valid(env, preset):
     cfg = presets.make(preset, env)
@@ -102,18 +110,40 @@ def test_presets_valid(env, preset):
 
 def test_paper_preset_matches_hades_table():
     hop = presets.make("paper", "hopper", 4)
-    assert (hop.outer.strategy, hop.outer.population, hop.outer.sigma, hop.outer.lr,
-            hop.outer.adam_b1, hop.outer.fitness_shaping, hop.outer.antithetic) == (
-            "Open_ES", 2048, 0.03, 0.05, 0.99, "identity", True)
-    assert (hop.inner.width, hop.inner.depth, hop.inner.activation,
-            hop.inner.steps, hop.inner.max_grad_norm) == (512, 2, "tanh", 200, 0.5)
+    assert (
+        hop.outer.strategy,
+        hop.outer.population,
+        hop.outer.sigma,
+        hop.outer.lr,
+        hop.outer.adam_b1,
+        hop.outer.fitness_shaping,
+        hop.outer.antithetic,
+    ) == ("Open_ES", 2048, 0.03, 0.05, 0.99, "identity", True)
+    assert (
+        hop.inner.width,
+        hop.inner.depth,
+        hop.inner.activation,
+        hop.inner.steps,
+        hop.inner.max_grad_norm,
+    ) == (512, 2, "tanh", 200, 0.5)
     assert (hop.fitness.num_envs, hop.fitness.num_steps) == (4, 1024)
     assert hop.env.backend == "positional" and hop.env.normalize == "constant"
     assert presets.make("paper", "walker2d", 64).inner.steps == 400
     b = presets.make("paper", "Breakout-MinAtar")
     assert (b.outer.strategy, b.outer.temperature, b.outer.sigma, b.outer.lr) == (
-        "SNES", 20.0, 0.5, 1.0)
+        "SNES",
+        20.0,
+        0.5,
+        1.0,
+    )
     assert (b.inner.activation, b.inner.steps, b.inner.lr, b.inner.max_grad_norm) == (
-        "relu", 64, 0.03, 0.0)
+        "relu",
+        64,
+        0.03,
+        0.0,
+    )
     assert (b.fitness.num_envs, b.fitness.num_steps, b.fitness.reduction) == (
-        8, 1024, "last_completed")
+        8,
+        1024,
+        "last_completed",
+    )

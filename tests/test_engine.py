@@ -41,8 +41,9 @@ def test_scanned_chunk_equals_python_loop():
         rows.append(m)
     for a, b in zip(jax.tree.leaves(chunked), jax.tree.leaves(looped), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(metrics["fitness_mean"],
-                               [float(r["fitness_mean"]) for r in rows], rtol=1e-5)
+    np.testing.assert_allclose(
+        metrics["fitness_mean"], [float(r["fitness_mean"]) for r in rows], rtol=1e-5
+    )
     # the ES moved: the comparison is not between two untouched states
     assert np.abs(np.asarray(d.mean_solution(chunked)["states"])).sum() > 0
 
@@ -53,8 +54,9 @@ def test_chunking_does_not_change_result():
     sa, _, ga = a.run()
     sb, _, gb = b.run()
     assert ga == gb == 4
-    np.testing.assert_allclose(np.asarray(sa.mean), np.asarray(sb.mean), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(sa.mean), np.asarray(sb.mean), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_same_seed_bit_identical_and_other_seed_differs():
@@ -72,8 +74,12 @@ def test_reduce_returns_never_scores_unfinished_as_zero():
     assert float(reduce_returns(none_done, "mean_completed")) == 40.0
     assert float(reduce_returns(none_done, "last_completed")) == 40.0
     # env 0 finished two episodes (10 + 20), env 1 none (partial 90)
-    mixed = EpisodeStats(jnp.array([30.0, 0.0]), jnp.array([2.0, 0.0]),
-                         jnp.array([20.0, 0.0]), jnp.array([5.0, 90.0]))
+    mixed = EpisodeStats(
+        jnp.array([30.0, 0.0]),
+        jnp.array([2.0, 0.0]),
+        jnp.array([20.0, 0.0]),
+        jnp.array([5.0, 90.0]),
+    )
     assert float(reduce_returns(mixed, "mean_completed")) == 15.0
     assert float(reduce_returns(mixed, "last_completed")) == 55.0
 
@@ -107,8 +113,9 @@ def test_hades_f_uses_one_fixed_init():
     ik1, _ = d.problem.generation_keys(jax.random.PRNGKey(1), 8)
     ik2, _ = d.problem.generation_keys(jax.random.PRNGKey(2), 8)
     np.testing.assert_array_equal(np.asarray(ik1), np.asarray(ik2))
-    np.testing.assert_array_equal(np.asarray(ik1[0, 0]),
-                                  np.asarray(jax.random.PRNGKey(420)))
+    np.testing.assert_array_equal(
+        np.asarray(ik1[0, 0]), np.asarray(jax.random.PRNGKey(420))
+    )
     state, _, _ = d.run()
     assert d.mean_dataset(state).meta["fixed_init_seed"] == 420
 
@@ -204,8 +211,12 @@ def test_malformed_dataset_file_is_a_clear_error(tmp_path, content):
 
 def test_dataset_file_with_pickled_object_is_refused(tmp_path):
     p = tmp_path / "obj.npz"
-    np.savez(p, states=np.array([object()], dtype=object), labels=np.zeros(1),
-             meta=np.array("{}"))
+    np.savez(
+        p,
+        states=np.array([object()], dtype=object),
+        labels=np.zeros(1),
+        meta=np.array("{}"),
+    )
     with pytest.raises(ds_lib.DatasetError):
         ds_lib.load(p)
 
@@ -213,8 +224,12 @@ def test_dataset_file_with_pickled_object_is_refused(tmp_path):
 def test_dataset_shape_mismatch_is_a_clear_error(tmp_path):
     p = tmp_path / "shape.npz"
     header = {"format": "hades-dataset", "env": "CartPole-v1", "label_kind": "onehot"}
-    np.savez(p, states=np.zeros((3, 5), np.float32), labels=np.zeros(3, np.int32),
-             meta=np.array(json.dumps(header)))
+    np.savez(
+        p,
+        states=np.zeros((3, 5), np.float32),
+        labels=np.zeros(3, np.int32),
+        meta=np.array(json.dumps(header)),
+    )
     with pytest.raises(ds_lib.DatasetError, match="CartPole-v1 needs"):
         ds_lib.load(p)
 
@@ -240,10 +255,20 @@ print(json.dumps({"one": np.asarray(f1).tolist(), "four": np.asarray(f4).tolist(
 
 
 def test_fitness_same_on_one_and_four_fake_devices():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", _DEVICE_SCRIPT], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _DEVICE_SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["sharded"] == 4

@@ -15,14 +15,19 @@ from engine.envs.registry import EnvSpec
 
 
 class BraxEnv:
-    def __init__(self, spec: EnvSpec, backend: str = "positional",
-                 episode_length: int = 1000):
+    def __init__(
+        self, spec: EnvSpec, backend: str = "positional", episode_length: int = 1000
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from brax import envs
 
-            self.env = envs.create(spec.name, episode_length=episode_length,
-                                   auto_reset=True, backend=backend)
+            self.env = envs.create(
+                spec.name,
+                episode_length=episode_length,
+                auto_reset=True,
+                backend=backend,
+            )
         self.spec = spec
         self.backend = backend
 
