@@ -186,8 +186,8 @@ def diagnostics_figure(
             row=1,
             col=1,
         )
-    fig.update_yaxes(type="log", tickformat=".1g", row=1, col=1)
-    fig.update_yaxes(type="log", tickformat=".1g", row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="e", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="e", row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=3)
     fig.update_xaxes(title_text="generation")
     fig.update_annotations(font_size=12)

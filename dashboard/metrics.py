@@ -121,7 +121,12 @@ def lifecycle_marks(events: Iterable[dict]) -> list[dict]:
                 text = "forked from parent"
             else:
                 text = names[kind]
-            out.append({"generation": int(e.get("generation") or 0), "text": text})
+            g = int(e.get("generation") or 0)
+            if out and out[-1]["generation"] == g:  # e.g. paused and resumed at g
+                if text not in out[-1]["text"]:
+                    out[-1]["text"] += f", {text}"
+                continue
+            out.append({"generation": g, "text": text})
     return out
 
 

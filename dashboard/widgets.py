@@ -51,15 +51,17 @@ def plotly(fig, key: str) -> None:
 
 # Runs ----------
 def run_label(r: dict) -> str:
+    """id · name · env N · progress (the status badge beside it says the rest)."""
     name = f" \u00b7 {r['name']}" if r.get("name") else ""
     gen = r.get("generation")
     total = r.get("total_generations")
     done = r.get("status") not in m.ACTIVE
-    prog = f" \u00b7 gen {gen}/{total}" if done and gen is not None and total else ""
-    return (
-        f"{r['id']}{name} \u00b7 {r.get('env')} N={r.get('size')} \u00b7 "
-        f"{r.get('status')}{prog}"
+    prog = (
+        f" \u00b7 {r.get('status')} at gen {gen}/{total}"
+        if done and gen is not None and total
+        else ""
     )
+    return f"{r['id']}{name} \u00b7 {r.get('env')} N={r.get('size')}{prog}"
 
 
 def run_picker(rows: list[dict], key: str, label: str = "Run") -> str | None:

@@ -73,6 +73,10 @@ def test_control_changes_describe_live_tuning():
     assert "temperature rejected" in rejected[0]["text"]
     marks = m.lifecycle_marks(events)
     assert [x["text"] for x in marks] == ["paused"]
+    both = m.lifecycle_marks(
+        [{"event": "pause", "generation": 15}, {"event": "unpause", "generation": 15}]
+    )
+    assert both == [{"generation": 15, "text": "paused, resumed"}]
 
 
 def test_summary_and_formatting():

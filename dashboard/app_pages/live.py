@@ -33,8 +33,11 @@ def _figures(run_id: str, rows: list[dict]):
     if hit is not None and hit[0] == sig:
         return hit[1], hit[2]
     gens, events = m.split_rows(rows)
-    fit = charts.fitness_figure(gens, events, uirevision=f"fit-{run_id}")
-    diag = charts.diagnostics_figure(gens, events, uirevision=f"diag-{run_id}")
+    # A figure first drawn empty (while compiling) would keep plotly's empty-axis
+    # ranges under a fixed uirevision: start a new revision once data arrives.
+    rev = f"{run_id}-{'data' if gens else 'empty'}"
+    fit = charts.fitness_figure(gens, events, uirevision=f"fit-{rev}")
+    diag = charts.diagnostics_figure(gens, events, uirevision=f"diag-{rev}")
     cache.clear()
     cache[run_id] = (sig, fit, diag)
     return fit, diag
@@ -183,6 +186,10 @@ def live_header(run_id: str) -> None:
     poll = st.session_state.get(POLL)
     if now_active and poll and abs(_poll(status) - poll) > 0.5:
         st.rerun(scope="app")  # the chunk time is known now: adapt the polling
+    seen = st.session_state.get("live.status_seen")
+    st.session_state["live.status_seen"] = summary["status"]
+    if seen in ("queued", "compiling") and summary["status"] == "running":
+        st.rerun(scope="app")  # the first rows: draw every chart now, not later
 
 
 def _rows(run_id: str) -> list[dict] | None:
