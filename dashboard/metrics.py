@@ -302,7 +302,8 @@ def poll_seconds(status: dict, chunk: int, lo: float = 1.0, hi: float = 5.0) -> 
 
     New rows arrive once per chunk, so polling faster than a chunk takes only
     costs the run CPU time: poll every chunk (between `lo` and `hi` seconds);
-    every `lo` seconds while compiling or queued (to catch the start).
+    every `lo` seconds while compiling or queued (to catch the start). The Live
+    page uses `lo` = 2 s.
     """
     spg = status.get("seconds_per_generation")
     if status.get("status") in ("compiling", "queued") or not spg:

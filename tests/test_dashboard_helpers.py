@@ -314,3 +314,12 @@ def test_background_compute_yields_cpu_to_the_ui():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < (
         state.COMPUTE_NICE
     )
+
+
+def test_live_polling_follows_the_chunk_time():
+    assert m.poll_seconds({"status": "compiling"}, 5, lo=2.0) == 2.0
+    running = {"status": "running", "seconds_per_generation": 0.25}
+    assert m.poll_seconds(running, 5, lo=1.0) == pytest.approx(1.25)
+    assert m.poll_seconds(running, 5, lo=2.0) == 2.0
+    slow = {"status": "running", "seconds_per_generation": 8.0}
+    assert m.poll_seconds(slow, 2, lo=2.0, hi=5.0) == 5.0  # < 1 generation behind
