@@ -157,7 +157,7 @@ def rollout_frames(
         frame_cap: at most this many frames (steps are subsampled evenly).
         size: (width, height) of a frame.
         shadows: Brax only: shadows and reflections (about 5x slower on CPU).
-        overrides: config overrides, e.g. {"inner": {"steps": 50}}.
+        overrides: config overrides, e.g. {"inner.steps": 50}.
 
     Returns:
         (frames (T, H, W, 3) uint8, info) with info: env, episode_return, steps,
