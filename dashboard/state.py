@@ -1,11 +1,13 @@
-"""Process-wide dashboard state: the runs root, the job manager, the page registry.
+"""Process-wide dashboard state: the runs root, the job and study managers, the page
+registry.
 
 The `JobManager` lives in `st.cache_resource` here, in a module the pages import
 (never in a page file): every session, browser tab and page reload of this server
 process shares one manager and its background threads, and editing a page does not
 start a second worker. Background jobs never call Streamlit; pages read the run
 store on disk (what a run started from the CLI writes too) and steer jobs of this
-process through the manager.
+process through the manager. The `StudyManager` (`dashboard/studies.py`, one study
+at a time) is kept the same way.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ PAGES = {
     "rollouts": ("app_pages/rollouts.py", "Rollouts", ":material/movie:"),
     "runs": ("app_pages/runs.py", "Runs", ":material/table_rows:"),
     "import": ("app_pages/import_page.py", "Import", ":material/upload_file:"),
+    "studies": ("app_pages/studies.py", "Studies", ":material/science:"),
     "demo": ("app_pages/demo.py", "Demo", ":material/slideshow:"),
 }
 SECTIONS = {
     "Distil": ("launch", "live"),
-    "Explore": ("dataset", "rollouts", "runs", "import"),
+    "Explore": ("dataset", "rollouts", "runs", "import", "studies"),
     "Present": ("demo",),
 }
 
@@ -102,6 +105,21 @@ def yield_cpu_to_ui(event: dict | None = None) -> None:
                 os.setpriority(os.PRIO_PROCESS, tid, COMPUTE_NICE)
         except OSError:
             pass
+
+
+@st.cache_resource(show_spinner=False)
+def _study_manager(root: str):
+    from dashboard.studies import StudyManager
+    from engine.jax_setup import enable_compilation_cache
+
+    enable_compilation_cache()
+    return StudyManager(root, nice_fn=yield_cpu_to_ui)
+
+
+def study_manager():
+    """The process-wide `StudyManager` (one study at a time, in a background
+    thread at the jobs' priority) for the current runs root."""
+    return _study_manager(str(runs_root()))
 
 
 def store():
