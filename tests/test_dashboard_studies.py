@@ -274,3 +274,41 @@ def test_running_study_progress_one_at_a_time_and_stop(root_env, monkeypatch):
     _ok(at)
     assert any("failed: Stopped from the dashboard" in e for e in _texts(at, "error"))
     assert not at.button(key="studies.go").disabled
+
+
+# Pure helpers ----------
+def test_study_kwargs_and_headline_helpers(tmp_path):
+    from dashboard import studies as study_lib
+    from engine.studies import StudyError
+
+    kw = study_lib.study_kwargs(
+        "transfer",
+        {"env": "CartPole-v1", "widths": "8, 16", "lrs": "5e-3", "inits": 2},
+        tmp_path,
+    )
+    assert kw["widths"] == [8, 16] and kw["lrs"] == [0.005] and "steps" not in kw
+    assert kw["dataset"] is None and kw["inits"] == 2
+    with pytest.raises(StudyError, match="no run 'nope'"):
+        study_lib.study_kwargs("transfer", {"env": "CartPole-v1", "dataset": "nope"})
+    kw = study_lib.study_kwargs(
+        "supervised", {"generations": 3, "settings": "chunk=5\nsigma=0.1", "seed": 2}
+    )
+    assert kw == {
+        "dataset": "digits",
+        "data_dir": None,
+        "seed": 2,
+        "generations": 3,
+        "chunk": 5,
+        "sigma": 0.1,
+    }
+    kw = study_lib.study_kwargs(
+        "baseline", {"env": "Acrobot-v1", "methods": ["hades_r"], "population": 16}
+    )
+    assert kw["methods"] == ("hades_r",) and kw["population"] == 16
+    with pytest.raises(ValueError, match="outer.population=15 is invalid"):
+        study_lib.study_kwargs("baseline", {"env": "Acrobot-v1", "population": 15})
+    # Malformed results never raise: the top-level numbers are shown instead
+    assert study_lib.headline("baseline", {"methods": 3}) == [("methods", "3")]
+    assert study_lib.headline("size_sweep", None) == []
+    frac, text = study_lib.progress_text({"stage": "distil N=4", "done": 1, "total": 4})
+    assert frac == 0.25 and text.startswith("distil N=4 1/4")
