@@ -60,7 +60,11 @@ class Problem:
                 cfg.dataset.size, self.spec.action_dim
             )
         self.fixed_labels = np.asarray(fixed_labels, np.int32)
-        self.devices = list(devices) if devices is not None else jax.local_devices()
+        self.devices = (
+            list(devices)
+            if devices is not None
+            else population_devices(cfg.outer.population)
+        )
         self.template = ds_lib.solution_template(
             self.spec,
             len(self.fixed_labels) if self.label_kind == "onehot" else cfg.dataset.size,
@@ -109,16 +113,14 @@ class Problem:
         return self.score_params(params, rollout_key), loss
 
     # Keys -----------------------------------------------------------------------------
-    def generation_keys(self, key, population_size: int):
-        """Init and rollout keys, each (population, inits, 2)."""
+    def _keys(self, key, population_size: int):
+        """(init, rollout) keys: (inits, 2) each with common random numbers (shared
+        by every member), else (population, inits, 2)."""
         f = self.cfg.fitness
         k_init, k_roll = jax.random.split(key)
-        if f.common_random_numbers:
-            shape = (f.inits,)
-            tile = lambda k: jnp.broadcast_to(k, (population_size, *k.shape))  # noqa: E731
-        else:
+        shape = (f.inits,)
+        if not f.common_random_numbers:
             shape = (population_size, f.inits)
-            tile = lambda k: k  # noqa: E731
         n = int(np.prod(shape))
         roll = jax.random.split(k_roll, n).reshape(*shape, 2)
         if f.fixed_init:
@@ -127,7 +129,15 @@ class Problem:
             )
         else:
             init = jax.random.split(k_init, n).reshape(*shape, 2)
-        return tile(init), tile(roll)
+        return init, roll
+
+    def generation_keys(self, key, population_size: int):
+        """Init and rollout keys of every member, each (population, inits, 2)."""
+        init, roll = self._keys(key, population_size)
+        if init.ndim == 2:
+            tile = lambda k: jnp.broadcast_to(k, (population_size, *k.shape))  # noqa: E731
+            return tile(init), tile(roll)
+        return init, roll
 
     # Population ---------------------------------------------------------------------
     def _member(self, solution, init_keys, roll_keys):
@@ -137,27 +147,32 @@ class Problem:
         return rets.mean(), losses.mean()
 
     def _members(self, population, init_keys, roll_keys):
+        """Fitness of each member. Shared (common random numbers) keys are closed
+        over rather than vmapped, so the per-step random bits of the rollouts are
+        drawn once for the whole population instead of once per member."""
+        if init_keys.ndim == 2:
+            fn = lambda sol: self._member(sol, init_keys, roll_keys)  # noqa: E731
+            xs = (population,)
+        else:
+            fn, xs = self._member, (population, init_keys, roll_keys)
         mb = self.cfg.fitness.member_batch
         n = jax.tree.leaves(population)[0].shape[0]
         if mb and mb < n:
-            return jax.lax.map(
-                lambda x: self._member(*x),
-                (population, init_keys, roll_keys),
-                batch_size=mb,
-            )
-        return jax.vmap(self._member)(population, init_keys, roll_keys)
+            return jax.lax.map(lambda x: fn(*x), xs, batch_size=mb)
+        return jax.vmap(fn)(*xs)
 
     def population_fitness(self, key, population):
         """Mean return (population,) and mean final BC loss (population,)."""
         n = jax.tree.leaves(population)[0].shape[0]
-        init_keys, roll_keys = self.generation_keys(key, n)
+        init_keys, roll_keys = self._keys(key, n)
         if len(self.devices) > 1:
             mesh = jax.sharding.Mesh(np.array(self.devices), ("pop",))
             spec = PartitionSpec("pop")
+            key_spec = PartitionSpec() if init_keys.ndim == 2 else spec
             fn = jax.shard_map(
                 self._members,
                 mesh=mesh,
-                in_specs=(spec, spec, spec),
+                in_specs=(spec, key_spec, key_spec),
                 out_specs=(spec, spec),
                 check_vma=False,
             )
@@ -181,6 +196,20 @@ class Problem:
     @partial(jax.jit, static_argnums=(0,))
     def dataset_returns_jit(self, key, solution, init_keys):
         return self.dataset_returns(key, solution, init_keys)
+
+
+def population_devices(population: int) -> list:
+    """Devices the population axis is sharded over by default.
+
+    Accelerators: all local devices (the population must divide evenly; `Distiller`
+    says so). CPU devices stand for cores (see `engine/__init__.py`): use as many as
+    divide the population evenly, so any population size runs.
+    """
+    devices = jax.local_devices()
+    if devices[0].platform != "cpu":
+        return devices
+    k = max(d for d in range(1, len(devices) + 1) if population % d == 0)
+    return devices[:k]
 
 
 @contextlib.contextmanager

@@ -79,6 +79,15 @@ class Distiller:
                 f"must be divisible by the {n_dev} local devices",
             )
         self.strategy = Strategy(cfg.outer, self.problem.template)
+        # With several devices the ES state lives replicated on the population mesh,
+        # where the chunk leaves it; placing it there first avoids a recompile after
+        # the first chunk (and after a resume from a checkpoint).
+        self.replicated = None
+        if n_dev > 1:
+            mesh = jax.sharding.Mesh(np.array(self.problem.devices), ("pop",))
+            self.replicated = jax.sharding.NamedSharding(
+                mesh, jax.sharding.PartitionSpec()
+            )
         self.run_key, self.init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
         self.eval_key = jax.random.fold_in(self.run_key, 2**31 - 1)
         self._compiled_lengths: set[int] = set()
@@ -137,6 +146,8 @@ class Distiller:
 
     def run_chunk(self, es_state, es_params, start: int, length: int):
         """Run generations start..start+length-1 in one jitted scan."""
+        if self.replicated is not None:
+            es_state, es_params = jax.device_put((es_state, es_params), self.replicated)
         return self._chunk(es_state, es_params, jnp.asarray(start, jnp.int32), length)
 
     # The product: the ES mean ------------------------------------------------
