@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +31,6 @@ import numpy as np
 import engine  # noqa: F401  (sets XLA flags first)
 from engine import presets
 from engine.outer import Distiller
-from engine.rollout import rollout
 
 CONFIGS = {
     "bench-cartpole": ("bench-cartpole", None, None),
@@ -66,38 +66,18 @@ def bench_generation(d: Distiller, gens: int):
 
 
 def bench_raw_rollout(d: Distiller, reps: int):
-    """Roll out population x inits independent policies, as a generation does."""
-    cfg, prob = d.cfg, d.problem
-    n = cfg.outer.population * cfg.fitness.inits
-    keys = jax.random.split(jax.random.PRNGKey(0), n)
-    params = jax.vmap(prob.init_params)(keys)
-
-    def one(p, key):
-        stats, _ = rollout(
-            key,
-            prob.env,
-            prob.policy_fn(p),
-            cfg.fitness.num_envs,
-            cfg.fitness.num_steps,
-            prob.norm,
-        )
-        return stats.completed_sum.sum()
-
-    mb = cfg.fitness.member_batch
-
-    @jax.jit
-    def raw(params, key):
-        ks = jax.random.split(key, n)
-        if mb and mb < n:
-            return jax.lax.map(lambda x: one(*x), (params, ks), batch_size=mb)
-        return jax.vmap(one)(params, ks)
-
+    """The generation's rollouts alone: same members, devices, groups and keys, but
+    fresh untrained policies (no behaviour cloning) and no ES."""
+    prob = d.problem
+    state, params = d.init()
+    population, _ = d.strategy.ask(jax.random.PRNGKey(0), state, params)
+    raw = jax.jit(partial(prob.population_fitness, train=False))
     t0 = time.perf_counter()
-    jax.block_until_ready(raw(params, jax.random.PRNGKey(1)))
+    jax.block_until_ready(raw(jax.random.PRNGKey(1), population))
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for r in range(reps):
-        jax.block_until_ready(raw(params, jax.random.PRNGKey(2 + r)))
+        jax.block_until_ready(raw(jax.random.PRNGKey(2 + r), population))
     return compile_s, (time.perf_counter() - t0) / reps
 
 
@@ -110,7 +90,8 @@ def run(name: str, gens: int, member_batch: int | None) -> dict:
     c_raw, s_raw = bench_raw_rollout(d, max(1, gens))
     row = {
         "config": name,
-        "member_batch": cfg.fitness.member_batch,
+        "member_batch": d.problem.member_batch,
+        "devices": len(d.problem.devices),
         "compile_s": round(c_gen, 2),
         "s_per_gen": round(s_gen, 4),
         "gen_steps_per_s": round(steps / s_gen),

@@ -28,7 +28,14 @@ def _add_flag(name: str, value) -> None:
         _os.environ["XLA_FLAGS"] = f"{flags} {name}={value}".strip()
 
 
+# With a device per core each device runs its program on one core: Eigen's
+# intra-op thread pool would only add threads, and it wedges (threads parked, 0% CPU)
+# on some vmapped programs (a sharded brax evaluation hung here every time).
+_EIGEN = "--xla_cpu_multi_thread_eigen"
 _add_flag(_FLAG, "false")
-_add_flag(_DEVICES, int(_os.environ.get("HADES_CPU_DEVICES", 0) or _cpu_count()))
+_n_devices = int(_os.environ.get("HADES_CPU_DEVICES", 0) or _cpu_count())
+_add_flag(_DEVICES, _n_devices)
+if _n_devices > 1:
+    _add_flag(_EIGEN, "false")
 
 __version__ = "0.1.0"

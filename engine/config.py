@@ -163,8 +163,10 @@ class FitnessConfig:
     common_random_numbers: bool = True
     """All population members share a generation's init and rollout keys (paper)."""
     member_batch: int = 0
-    """Members vectorised together (lax.map over groups); 0 vectorises all at once.
-    Small groups keep weights and Adam state in cache on CPU."""
+    """Members vectorised together (lax.map over groups of this size); 0 chooses:
+    on CPU groups of 2 for policies of 100k+ parameters (a pair's weights and Adam
+    state stay in cache: 2.5x faster on Breakout W512), else all at once. Set it to
+    the population size to vectorise every member at once."""
 
     def __post_init__(self):
         _positive_int("fitness", self, "num_envs", "num_steps", "inits")

@@ -60,10 +60,16 @@ class Problem:
                 cfg.dataset.size, self.spec.action_dim
             )
         self.fixed_labels = np.asarray(fixed_labels, np.int32)
+        self.member_batch = auto_member_batch(
+            cfg.fitness.member_batch,
+            policy_lib.param_count(
+                jax.eval_shape(self.init_params, jax.random.PRNGKey(0))
+            ),
+        )
         self.devices = (
             list(devices)
             if devices is not None
-            else population_devices(cfg.outer.population)
+            else population_devices(cfg.outer.population, self.spec.family)
         )
         self.template = ds_lib.solution_template(
             self.spec,
@@ -107,8 +113,14 @@ class Problem:
         )
         return reduce_returns(stats, f.reduction)
 
-    def candidate_return(self, solution, init_key, rollout_key):
-        """(return, final BC loss) of one candidate under one init."""
+    def candidate_return(self, solution, init_key, rollout_key, train: bool = True):
+        """(return, final BC loss) of one candidate under one init.
+
+        `train=False` skips behaviour cloning and rolls out the fresh init (loss 0):
+        a random-policy baseline, and the benchmarks' raw rollout."""
+        if not train:
+            params = self.init_params(init_key)
+            return self.score_params(params, rollout_key), jnp.zeros(())
         params, loss = self.train_policy(solution, init_key)
         return self.score_params(params, rollout_key), loss
 
@@ -140,29 +152,47 @@ class Problem:
         return init, roll
 
     # Population ---------------------------------------------------------------------
-    def _member(self, solution, init_keys, roll_keys):
-        rets, losses = jax.vmap(self.candidate_return, in_axes=(None, 0, 0))(
-            solution, init_keys, roll_keys
-        )
-        return rets.mean(), losses.mean()
+    def _members(self, population, init_keys, roll_keys, train: bool = True):
+        """Fitness (mean over inits) and mean final BC loss of each member.
 
-    def _members(self, population, init_keys, roll_keys):
-        """Fitness of each member. Shared (common random numbers) keys are closed
-        over rather than vmapped, so the per-step random bits of the rollouts are
-        drawn once for the whole population instead of once per member."""
-        if init_keys.ndim == 2:
-            fn = lambda sol: self._member(sol, init_keys, roll_keys)  # noqa: E731
-            xs = (population,)
-        else:
-            fn, xs = self._member, (population, init_keys, roll_keys)
-        mb = self.cfg.fitness.member_batch
+        A scan over the inits, each a vmap (or `lax.map` over groups) over the
+        members: vmapping the inits inside the member vmap gives every matmul two
+        batch dimensions, which XLA's CPU backend runs far slower (hopper: 23 s
+        instead of 13 s per generation, even with one init). Shared (common random
+        numbers) keys are closed over rather than vmapped, so the per-step random
+        bits of the rollouts are drawn once for the whole population.
+        """
+        mb = self.member_batch
         n = jax.tree.leaves(population)[0].shape[0]
-        if mb and mb < n:
-            return jax.lax.map(lambda x: fn(*x), xs, batch_size=mb)
-        return jax.vmap(fn)(*xs)
 
-    def population_fitness(self, key, population):
-        """Mean return (population,) and mean final BC loss (population,)."""
+        def over_members(fn, xs):
+            if mb and mb < n:
+                return jax.lax.map(lambda x: fn(*x), xs, batch_size=mb)
+            return jax.vmap(fn)(*xs)
+
+        if init_keys.ndim == 2:  # shared by all members: (inits, 2)
+
+            def one_init(keys):
+                ik, rk = keys
+                fn = lambda sol: self.candidate_return(sol, ik, rk, train)  # noqa: E731
+                return over_members(fn, (population,))
+
+            keys = (init_keys, roll_keys)
+        else:  # per member: (population, inits, 2) -> scan over inits first
+
+            def one_init(keys):
+                fn = partial(self.candidate_return, train=train)
+                return over_members(fn, (population, *keys))
+
+            keys = (init_keys.swapaxes(0, 1), roll_keys.swapaxes(0, 1))
+        rets, losses = jax.lax.map(one_init, keys)  # (inits, population)
+        return rets.mean(0), losses.mean(0)
+
+    def population_fitness(self, key, population, train: bool = True):
+        """Mean return (population,) and mean final BC loss (population,).
+
+        `train=False`: the same rollouts of untrained fresh policies (see
+        `candidate_return`)."""
         n = jax.tree.leaves(population)[0].shape[0]
         init_keys, roll_keys = self._keys(key, n)
         if len(self.devices) > 1:
@@ -170,40 +200,64 @@ class Problem:
             spec = PartitionSpec("pop")
             key_spec = PartitionSpec() if init_keys.ndim == 2 else spec
             fn = jax.shard_map(
-                self._members,
+                partial(self._members, train=train),
                 mesh=mesh,
                 in_specs=(spec, key_spec, key_spec),
                 out_specs=(spec, spec),
                 check_vma=False,
             )
             return fn(population, init_keys, roll_keys)
-        return self._members(population, init_keys, roll_keys)
+        return self._members(population, init_keys, roll_keys, train)
 
     # A single dataset -------------------------------------------------------------
     def dataset_returns(self, key, solution, init_keys, batch_size: int = 2):
         """Return of the dataset for each init key (inits,), and BC losses.
 
         Inits run in small vmapped groups (`lax.map`): one vmap over many inits of a
-        Brax train-and-roll-out was seen to hang on a 2-core CPU.
+        Brax train-and-roll-out was seen to hang on a 2-core CPU. Not sharded over the
+        per-core CPU devices: a sharded brax evaluation hung (0% CPU) every time.
         """
         roll_keys = jax.random.split(key, init_keys.shape[0])
-        return jax.lax.map(
-            lambda k: self.candidate_return(solution, *k),
-            (init_keys, roll_keys),
-            batch_size=batch_size,
-        )
+
+        def run(init_keys, roll_keys):
+            return jax.lax.map(
+                lambda k: self.candidate_return(solution, *k),
+                (init_keys, roll_keys),
+                batch_size=batch_size,
+            )
+
+        return run(init_keys, roll_keys)
 
     @partial(jax.jit, static_argnums=(0,))
     def dataset_returns_jit(self, key, solution, init_keys):
         return self.dataset_returns(key, solution, init_keys)
 
 
-def population_devices(population: int) -> list:
+LARGE_POLICY = 100_000
+"""Parameters from which `member_batch` 0 means groups of 2 on CPU."""
+
+
+def auto_member_batch(member_batch: int, num_params: int) -> int:
+    """The member group size to use: `member_batch`, or 0's automatic choice.
+
+    Measured on 2 CPU cores (benchmarks/README.md): with width-512 policies,
+    vectorising all 64 members streams every member's weights (and Adam state) from
+    memory at every step; pairs stay in cache. Accelerators want everything at once.
+    """
+    if member_batch:
+        return member_batch
+    if jax.default_backend() == "cpu" and num_params >= LARGE_POLICY:
+        return 2
+    return 0
+
+
+def population_devices(population: int, family: str = "") -> list:
     """Devices the population axis is sharded over by default.
 
     Accelerators: all local devices (the population must divide evenly; `Distiller`
     says so). CPU devices stand for cores (see `engine/__init__.py`): use as many as
-    divide the population evenly, so any population size runs.
+    divide the population evenly, so any population size runs. (`family` is kept
+    for per-family rules; none is needed today.)
     """
     devices = jax.local_devices()
     if devices[0].platform != "cpu":

@@ -152,7 +152,10 @@ class Distiller:
 
     # The product: the ES mean ------------------------------------------------
     def mean_solution(self, es_state):
-        return self.strategy.get_mean(es_state)
+        """The ES mean, on one device: after a sharded chunk it is replicated over
+        the population mesh, and evaluating it there (a replicated program over the
+        CPU devices) deadlocked in XLA's CPU runtime (threads parked, 0% CPU)."""
+        return jax.device_put(self.strategy.get_mean(es_state), self.problem.devices[0])
 
     def mean_dataset(self, es_state, **meta) -> ds_lib.Dataset:
         sol = jax.tree.map(np.asarray, self.mean_solution(es_state))
@@ -186,9 +189,8 @@ class Distiller:
         key = jax.random.fold_in(self.eval_key, generation)
         k_init, k_roll = jax.random.split(key)
         init_keys = self.eval_init_keys(k_init, self.cfg.outer.eval_inits)
-        rets, _ = self.problem.dataset_returns_jit(
-            k_roll, self.mean_solution(es_state), init_keys
-        )
+        solution = self.mean_solution(es_state)
+        rets, _ = self.problem.dataset_returns_jit(k_roll, solution, init_keys)
         return np.asarray(rets)
 
     # Driver ---------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class Neuroevolution:
             keys = jnp.broadcast_to(jax.random.split(key, f.inits), (n, f.inits, 2))
         else:
             keys = jax.random.split(key, n * f.inits).reshape(n, f.inits, 2)
-        mb = f.member_batch
+        mb = self.problem.member_batch
         if mb and mb < n:
             rets = jax.lax.map(
                 lambda x: self._member(*x), (population, keys), batch_size=mb
