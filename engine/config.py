@@ -82,7 +82,8 @@ class EnvConfig:
     normalize: str = "none"
     """Observation normalisation: none, constant (fixed statistics) or running."""
     stats_file: str = ""
-    """For constant normalisation: .npz with `mean` and `var` arrays. Empty: estimate
+    """For constant normalisation: .npz with `mean` and `var` arrays, or a dataset
+    .npz with constant statistics (an imported paper dataset's). Empty: estimate
     them from random-policy rollouts at the start of the run (stored in the dataset)."""
 
     def __post_init__(self):

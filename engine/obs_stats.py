@@ -40,17 +40,20 @@ def estimate(key, env, spec: EnvSpec, num_envs: int = 16, num_steps: int = 500):
 
 
 def load_file(path: str, spec: EnvSpec):
-    """Read `mean` and `var` from an .npz (no pickle); shapes must match the env."""
+    """Read `mean` and `var` from an .npz (no pickle), or `obs_mean`/`obs_var` from
+    a dataset .npz (e.g. an imported paper dataset, to distil with its statistics);
+    shapes must match the env."""
     try:
         with np.load(path, allow_pickle=False) as z:
+            names = ("mean", "var") if "mean" in z.files else ("obs_mean", "obs_var")
             mean, var = (
-                np.asarray(z["mean"], np.float32),
-                np.asarray(z["var"], np.float32),
+                np.asarray(z[names[0]], np.float32),
+                np.asarray(z[names[1]], np.float32),
             )
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(
-            f"env.stats_file={path!r} is unreadable: {e} (need an .npz "
-            "with arrays 'mean' and 'var')"
+            f"env.stats_file={path!r} is unreadable: {e} (need an .npz with arrays "
+            "'mean' and 'var', or a dataset .npz with constant statistics)"
         ) from None
     if mean.size != spec.obs_size or var.size != spec.obs_size:
         raise ValueError(

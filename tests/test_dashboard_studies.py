@@ -260,6 +260,9 @@ def test_running_study_progress_one_at_a_time_and_stop(root_env, monkeypatch):
     at.button(key="studies.go").click().run()
     _ok(at)
     assert started.wait(10)
+    deadline = time.monotonic() + 10  # the first event follows `started` closely
+    while time.monotonic() < deadline and not state.study_manager().info()["event"]:
+        time.sleep(0.05)
     at.run()
     bars = at.get("progress")
     assert bars and bars[0].proto.value == 30 and "distil 3/10" in bars[0].proto.text

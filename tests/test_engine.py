@@ -282,3 +282,39 @@ def test_population_not_divisible_by_devices_is_config_error():
     cpu = jax.devices()[0]
     with pytest.raises(ConfigError, match="outer.population"):
         Distiller(tiny_cartpole(), devices=[cpu, cpu, cpu])
+
+
+def test_stats_file_accepts_a_dataset_npz(tmp_path):
+    """A new run can reuse an (imported) dataset's constant statistics."""
+    from engine import dataset as ds_lib
+    from engine.envs.registry import get_spec
+    from engine.obs_stats import for_config
+
+    mean = np.array([0.1, -0.2, 0.3, 0.4], np.float32)
+    var = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    ds = ds_lib.from_solution(
+        {"states": np.zeros((4, 4), np.float32)},
+        "CartPole-v1",
+        "onehot",
+        fixed_labels=np.array([0, 1, 0, 1]),
+        obs_norm="constant",
+        obs_mean=mean,
+        obs_var=var,
+    )
+    path = ds_lib.save(ds, tmp_path / "ds.npz")
+    cfg = tiny_cartpole(**{"env.normalize": "constant", "env.stats_file": path})
+    got_mean, got_var = for_config(cfg, None, get_spec("CartPole-v1"))
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_var, var)
+    no_stats = ds_lib.save(
+        ds_lib.from_solution(
+            {"states": np.zeros((4, 4), np.float32)},
+            "CartPole-v1",
+            "onehot",
+            fixed_labels=np.array([0, 1, 0, 1]),
+        ),
+        tmp_path / "plain.npz",
+    )
+    cfg = tiny_cartpole(**{"env.normalize": "constant", "env.stats_file": no_stats})
+    with pytest.raises(ValueError, match="env.stats_file"):
+        for_config(cfg, None, get_spec("CartPole-v1"))
