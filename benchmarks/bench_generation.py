@@ -8,6 +8,11 @@ with their ratio. Both are measured side by side in one process, compile exclude
     PYTHONPATH=. python benchmarks/bench_generation.py                 # all configs
     PYTHONPATH=. python benchmarks/bench_generation.py bench-cartpole --member-batch 2
     PYTHONPATH=. python benchmarks/bench_generation.py --cache-check bench-cartpole
+    PYTHONPATH=. python benchmarks/bench_generation.py --compare-devices bench-hopper
+
+The engine gives XLA one CPU device per core and shards the population over them
+(`engine/__init__.py`); `--compare-devices` reruns each config on a single device in
+a fresh process (HADES_CPU_DEVICES=1) and prints the ratio.
 
 `--cache-check` launches the same config twice in fresh processes with the persistent
 compilation cache on (an empty temp dir first) and reports both compile times.
@@ -135,12 +140,34 @@ def cache_check(name: str) -> dict:
     }
 
 
+def one_device_row(name: str, gens: int, member_batch: int | None) -> dict:
+    """The same config in a fresh process restricted to one XLA CPU device."""
+    env = dict(os.environ, HADES_CPU_DEVICES="1")
+    env.pop("XLA_FLAGS", None)
+    code = (
+        "import json; from benchmarks.bench_generation import run;"
+        f"print(json.dumps(run({name!r}, {gens}, {member_batch!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, text=True, capture_output=True
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("configs", nargs="*", default=list(CONFIGS))
     ap.add_argument("--gens", type=int, default=3)
     ap.add_argument("--member-batch", type=int, default=None)
     ap.add_argument("--cache-check", action="store_true")
+    ap.add_argument(
+        "--compare-devices",
+        action="store_true",
+        help="also run each config on one CPU device (a fresh process) and print "
+        "the speed-up of the per-core devices over it",
+    )
     args = ap.parse_args()
     print(f"devices: {jax.devices()}  cpus: {os.cpu_count()}", flush=True)
     for name in args.configs:
@@ -150,6 +177,20 @@ def main() -> None:
             else run(name, args.gens, args.member_batch)
         )
         print(json.dumps(row), flush=True)
+        if args.compare_devices and not args.cache_check:
+            one = one_device_row(name, args.gens, args.member_batch)
+            print(json.dumps(one), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "config": name,
+                        "devices_speedup": round(
+                            one["s_per_gen"] / row["s_per_gen"], 2
+                        ),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
