@@ -71,11 +71,11 @@ def bench_generation(d: Distiller, gens: int):
 
 
 def bench_raw_rollout(d: Distiller, reps: int):
-    """The generation's rollouts alone: same members, devices, groups and keys, but
-    fresh untrained policies (no behaviour cloning) and no ES."""
+    """The generation's rollouts alone: same devices, member groups and keys, with
+    one fresh untrained policy per member (no behaviour cloning, no ES)."""
     prob = d.problem
-    state, params = d.init()
-    population, _ = d.strategy.ask(jax.random.PRNGKey(0), state, params)
+    n = d.cfg.outer.population
+    population = jax.vmap(prob.init_params)(jax.random.split(jax.random.PRNGKey(0), n))
     raw = jax.jit(partial(prob.population_fitness, train=False))
     t0 = time.perf_counter()
     jax.block_until_ready(raw(jax.random.PRNGKey(1), population))

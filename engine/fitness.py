@@ -69,7 +69,7 @@ class Problem:
         self.devices = (
             list(devices)
             if devices is not None
-            else population_devices(cfg.outer.population, self.spec.family)
+            else population_devices(cfg.outer.population)
         )
         self.template = ds_lib.solution_template(
             self.spec,
@@ -116,11 +116,10 @@ class Problem:
     def candidate_return(self, solution, init_key, rollout_key, train: bool = True):
         """(return, final BC loss) of one candidate under one init.
 
-        `train=False` skips behaviour cloning and rolls out the fresh init (loss 0):
-        a random-policy baseline, and the benchmarks' raw rollout."""
+        `train=False`: `solution` is a policy's parameters, rolled out as they are
+        (loss 0): the benchmarks' raw rollout, and ES on the weights."""
         if not train:
-            params = self.init_params(init_key)
-            return self.score_params(params, rollout_key), jnp.zeros(())
+            return self.score_params(solution, rollout_key), jnp.zeros(())
         params, loss = self.train_policy(solution, init_key)
         return self.score_params(params, rollout_key), loss
 
@@ -191,8 +190,8 @@ class Problem:
     def population_fitness(self, key, population, train: bool = True):
         """Mean return (population,) and mean final BC loss (population,).
 
-        `train=False`: the same rollouts of untrained fresh policies (see
-        `candidate_return`)."""
+        `train=False`: `population` holds policy parameters, rolled out with the
+        same devices, member groups and keys (see `candidate_return`)."""
         n = jax.tree.leaves(population)[0].shape[0]
         init_keys, roll_keys = self._keys(key, n)
         if len(self.devices) > 1:
@@ -251,13 +250,12 @@ def auto_member_batch(member_batch: int, num_params: int) -> int:
     return 0
 
 
-def population_devices(population: int, family: str = "") -> list:
+def population_devices(population: int) -> list:
     """Devices the population axis is sharded over by default.
 
     Accelerators: all local devices (the population must divide evenly; `Distiller`
     says so). CPU devices stand for cores (see `engine/__init__.py`): use as many as
-    divide the population evenly, so any population size runs. (`family` is kept
-    for per-family rules; none is needed today.)
+    divide the population evenly, so any population size runs.
     """
     devices = jax.local_devices()
     if devices[0].platform != "cpu":

@@ -14,11 +14,12 @@ quick
     Small populations and networks that show learning on 2 CPU cores (measured on
     this project's 2-core CI machine, first run includes compilation):
     classic control (CartPole N=4): population 64, MLP 2x64, 100 inner steps, 8 envs
-    x 500 steps, 20 generations: about 10 s compile + 0.1 s per generation, mean
+    x 500 steps, 20 generations: about 3 s compile + 0.07 s per generation, mean
     dataset scores 500. MinAtar (Breakout N=16): population 256, MLP 1x64, SNES, 8 envs
     x 256 steps (mean over finished episodes, less noisy than the paper's last
     episode), 30 generations: the mean dataset's return goes from about 0.5 to about
-    1.3 (measured: 0.59 at generation 5, 1.32 at 30), a few minutes on 2 cores.
+    1.3 (measured: 0.59 at generation 5, 1.32 at 30), 5 s compile + 1.1 s per
+    generation (benchmarks/README.md).
     Brax (hopper N=4): population 16,
     MLP 2x64, 100 inner steps, 2 envs x 256 steps: about a minute to compile, then
     seconds per generation.
