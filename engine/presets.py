@@ -21,8 +21,8 @@ quick
     1.3 (measured: 0.59 at generation 5, 1.32 at 30), 5 s compile + 1.1 s per
     generation (benchmarks/README.md).
     Brax (hopper N=4): population 16,
-    MLP 2x64, 100 inner steps, 2 envs x 256 steps: about a minute to compile, then
-    seconds per generation.
+    MLP 2x64, 100 inner steps, 2 envs x 256 steps: about 18 s to compile, then 0.17 s
+    per generation.
 """
 
 from __future__ import annotations
