@@ -345,6 +345,12 @@ def test_launch_watch_pause_resume_explore(server, browser):
     pw.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
     p.shot("14-import-dataset")
     evil.unlink()
+    # Studies: the page renders its form and the (empty) list of past studies
+    p.nav("Studies", "Run a study")
+    p.idle()
+    pw.get_by_text("Past studies").first.wait_for(timeout=20_000)
+    assert not pw.locator("[data-testid='stException']").count()
+    p.shot("15-studies")
     # Nothing reached outside the machine
     assert p.external == [], p.external
     (OUT / "timings.json").write_text(json.dumps(timings, indent=1))
