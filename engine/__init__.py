@@ -28,9 +28,9 @@ def _add_flag(name: str, value) -> None:
         _os.environ["XLA_FLAGS"] = f"{flags} {name}={value}".strip()
 
 
-# With a device per core each device runs its program on one core: Eigen's
-# intra-op thread pool would only add threads, and it wedges (threads parked, 0% CPU)
-# on some vmapped programs (a sharded brax evaluation hung here every time).
+# With a device per core each device runs its program on one core, so Eigen's
+# intra-op thread pool would only oversubscribe the cores. (It is not what fixed the
+# multi-device hang: see `Distiller.mean_solution`.)
 _EIGEN = "--xla_cpu_multi_thread_eigen"
 _add_flag(_FLAG, "false")
 _n_devices = int(_os.environ.get("HADES_CPU_DEVICES", 0) or _cpu_count())

@@ -71,6 +71,13 @@ class Problem:
             if devices is not None
             else population_devices(cfg.outer.population)
         )
+        # The population mesh (None on one device); the ES state is kept replicated
+        # on it (`Distiller`).
+        self.mesh = (
+            jax.sharding.Mesh(np.array(self.devices), ("pop",))
+            if len(self.devices) > 1
+            else None
+        )
         self.template = ds_lib.solution_template(
             self.spec,
             len(self.fixed_labels) if self.label_kind == "onehot" else cfg.dataset.size,
@@ -194,13 +201,12 @@ class Problem:
         same devices, member groups and keys (see `candidate_return`)."""
         n = jax.tree.leaves(population)[0].shape[0]
         init_keys, roll_keys = self._keys(key, n)
-        if len(self.devices) > 1:
-            mesh = jax.sharding.Mesh(np.array(self.devices), ("pop",))
+        if self.mesh is not None:
             spec = PartitionSpec("pop")
             key_spec = PartitionSpec() if init_keys.ndim == 2 else spec
             fn = jax.shard_map(
                 partial(self._members, train=train),
-                mesh=mesh,
+                mesh=self.mesh,
                 in_specs=(spec, key_spec, key_spec),
                 out_specs=(spec, spec),
                 check_vma=False,
@@ -217,15 +223,11 @@ class Problem:
         per-core CPU devices: a sharded brax evaluation hung (0% CPU) every time.
         """
         roll_keys = jax.random.split(key, init_keys.shape[0])
-
-        def run(init_keys, roll_keys):
-            return jax.lax.map(
-                lambda k: self.candidate_return(solution, *k),
-                (init_keys, roll_keys),
-                batch_size=batch_size,
-            )
-
-        return run(init_keys, roll_keys)
+        return jax.lax.map(
+            lambda k: self.candidate_return(solution, *k),
+            (init_keys, roll_keys),
+            batch_size=batch_size,
+        )
 
     @partial(jax.jit, static_argnums=(0,))
     def dataset_returns_jit(self, key, solution, init_keys):

@@ -82,12 +82,12 @@ class Distiller:
         # With several devices the ES state lives replicated on the population mesh,
         # where the chunk leaves it; placing it there first avoids a recompile after
         # the first chunk (and after a resume from a checkpoint).
-        self.replicated = None
-        if n_dev > 1:
-            mesh = jax.sharding.Mesh(np.array(self.problem.devices), ("pop",))
-            self.replicated = jax.sharding.NamedSharding(
-                mesh, jax.sharding.PartitionSpec()
-            )
+        mesh = self.problem.mesh
+        self.replicated = (
+            None
+            if mesh is None
+            else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        )
         self.run_key, self.init_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
         self.eval_key = jax.random.fold_in(self.run_key, 2**31 - 1)
         self._compiled_lengths: set[int] = set()
