@@ -95,10 +95,15 @@ def shared_distiller(cfg, obs_stats=None):
 
 def load_obs_stats(paths: RunPaths):
     """(mean, var) saved with a run, or None."""
+    from engine.obs_stats import read_npz
+    from engine.safe_files import UnsafeFileError
+
     if not paths.obs_stats.is_file():
         return None
-    with np.load(paths.obs_stats, allow_pickle=False) as z:
-        return np.array(z["mean"]), np.array(z["var"])
+    try:
+        return read_npz(paths.obs_stats)
+    except UnsafeFileError as e:
+        raise RunError(f"{e} (delete it to re-estimate the statistics)") from None
 
 
 def save_obs_stats(paths: RunPaths, mean, var) -> None:
