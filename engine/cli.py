@@ -7,9 +7,12 @@ Flag help texts come from the config docstrings (`engine.config.field_docs`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from engine import config as config_lib
@@ -76,7 +79,7 @@ def load_any_dataset(path: str, runs_root: str | None = None):
     """A dataset from an .npz, a paper pickle, or a run id/dir."""
     from engine import dataset as ds_lib
 
-    p = Path(path)
+    p = Path(path).expanduser()
     if p.suffix == ".pkl":
         from engine.paper_import import import_paper
 
@@ -84,12 +87,23 @@ def load_any_dataset(path: str, runs_root: str | None = None):
         for n in notes:
             print(f"note: {n}", file=sys.stderr)
         return ds
-    if p.is_file():
-        return ds_lib.load(p)
+    kinds = "a dataset .npz, a paper .pkl, a run directory or a run id"
+    if p.is_dir() and not (p / "config.json").is_file():
+        raise ds_lib.DatasetError(f"{p} is a directory, not {kinds}")
+    if p.exists() and not p.is_dir():
+        return ds_lib.load(p)  # refuses device files, bombs, other formats
+    if not p.exists() and (os.sep in path or p.suffix == ".npz"):
+        raise ds_lib.DatasetError(f"no such file: {p} (give {kinds})")
     from engine.runs import RunStore, default_root
 
     store = RunStore(runs_root or default_root())
-    return ds_lib.load(store.resolve(path) / "dataset.npz")
+    run_dir = store.resolve(path)
+    if not (run_dir / "dataset.npz").is_file():
+        raise ds_lib.DatasetError(
+            f"run {run_dir.name} has no dataset yet (no chunk finished); resume it "
+            f"with `hades resume {run_dir.name}`"
+        )
+    return ds_lib.load(run_dir / "dataset.npz")
 
 
 def cmd_evaluate(args) -> int:
@@ -134,9 +148,9 @@ def cmd_import(args) -> int:
 def cmd_render(args) -> int:
     from engine import render
 
-    ds = load_any_dataset(args.source, args.runs)
     if args.states == args.rollout:
-        raise SystemExit("hades render: give exactly one of --states or --rollout")
+        raise ValueError("give exactly one of --states or --rollout")
+    ds = load_any_dataset(args.source, args.runs)
     if args.states:
         out = args.out or "dataset.png"
         render.render_states(ds, out)
@@ -238,10 +252,16 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
         "good policies.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"Show the traceback of an error (anywhere on the line; or set "
+        f"{DEBUG_ENV}=1).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
@@ -338,30 +358,88 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# errors ------------------------------------------------------------
+DEBUG_ENV = "HADES_DEBUG"
+_WRITABLE = "choose a location you may write (--runs or HADES_HOME for runs)"
+_OS_FIXES = {
+    errno.ENOSPC: "free space on that device, or choose another runs root with "
+    "--runs or HADES_HOME",
+    errno.EDQUOT: "free space (disk quota), or choose another runs root with "
+    "--runs or HADES_HOME",
+    errno.EROFS: _WRITABLE,
+    errno.EACCES: _WRITABLE,
+    errno.EPERM: _WRITABLE,
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "give a file, not a directory",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+}
+
+
+def describe_error(e: BaseException) -> tuple[str, int]:
+    """(one line for a person, exit code) for an exception that ends a command:
+    2 for bad input (a config, a file, a run, the disk), 1 for anything else."""
+    from engine.runs.errors import RunError
+
+    if isinstance(e, config_lib.ConfigError):
+        return f"invalid config: {e}", 2
+    if isinstance(e, OSError) and e.errno in _OS_FIXES:
+        where = f": {e.filename}" if e.filename else ""
+        what = e.strerror or os.strerror(e.errno)
+        return f"{what.lower()}{where} ({_OS_FIXES[e.errno]})", 2
+    if isinstance(e, RunError | ValueError | OSError):
+        return str(e) or type(e).__name__, 2
+    if isinstance(e, KeyError) and e.args and isinstance(e.args[0], str):
+        return e.args[0], 2  # the env registry's "unknown environment ..."
+    if isinstance(e, MemoryError):
+        return "out of memory (use a smaller config or dataset)", 1
+    return (
+        f"internal error: {type(e).__name__}: {e} (rerun with --debug or "
+        f"{DEBUG_ENV}=1 for the traceback, and please report it)",
+        1,
+    )
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (a damaged metrics line, ...) as one line, without the source."""
+    print(f"hades: warning: {message}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line that names the help (subparsers inherit it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The one error boundary of the CLI: whatever a command
+    raises ends as one line on stderr and a non-zero exit (see `describe_error`);
+    `--debug` anywhere on the line, or HADES_DEBUG=1, shows the traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser()
-    if argv and argv[0] == "dashboard":
-        args, extra = parser.parse_known_args(argv)
-        return cmd_dashboard(args, extra)
-    args = parser.parse_args(argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    if not debug:
+        warnings.showwarning = _show_warning
     try:
+        parser = make_parser()
+        if argv and argv[0] == "dashboard":
+            args, extra = parser.parse_known_args(argv)
+            return cmd_dashboard(args, extra)
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
-    except config_lib.ConfigError as e:
-        print(f"hades: invalid config: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, KeyError) as e:
-        name = type(e).__name__
-        if name in ("DatasetError", "PaperImportError", "RunError", "ConfigError"):
-            print(f"hades: {e}", file=sys.stderr)
-            return 2
-        if isinstance(e, FileNotFoundError):
-            print(f"hades: {e}", file=sys.stderr)
-            return 2
-        raise
     except KeyboardInterrupt:
         print("hades: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hades runs list | head`
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if debug:
+            raise
+        message, code = describe_error(e)
+        print(f"hades: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

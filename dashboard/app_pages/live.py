@@ -174,7 +174,7 @@ def live_header(run_id: str) -> None:
     store = app_state.store()
     try:
         status = store.read_status(run_id)
-        gens = [r for r in store.read_metrics(run_id) if "event" not in r]
+        gens = [r for r in store.scan_metrics(run_id)[0] if "event" not in r]
     except RunError as e:
         st.warning(str(e))
         return
@@ -198,10 +198,13 @@ def live_header(run_id: str) -> None:
 
 def _rows(run_id: str) -> list[dict] | None:
     try:
-        return app_state.store().read_metrics(run_id)
+        rows, damage = app_state.store().scan_metrics(run_id)
     except RunError as e:
         st.warning(str(e))
         return None
+    if damage:
+        st.warning(damage, icon=":material/warning:")
+    return rows
 
 
 def live_fitness(run_id: str) -> None:
@@ -372,7 +375,7 @@ def fork_form(run_id: str, cfg) -> None:
 st.title("Live")
 widgets.sidebar()
 store = app_state.store()
-rows = store.list()
+rows = [r for r in store.list() if r.get("status") != "damaged"]  # no config
 if not rows:
     st.info("No runs yet.")
     app_state.page_link("launch", "Launch a run")

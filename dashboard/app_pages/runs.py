@@ -63,9 +63,13 @@ def overlay(store, ids: list[str]) -> None:
     for rid in ids[:MAX_OVERLAY]:
         try:
             cfg = store.read_config(rid).get("config") or {}
-            gens, _ = m.split_rows(store.read_metrics(rid))
-        except RunError:
+            rows, damage = store.scan_metrics(rid)
+        except RunError as e:
+            st.warning(str(e), icon=":material/warning:")
             continue
+        if damage:
+            st.warning(damage, icon=":material/warning:")
+        gens, _ = m.split_rows(rows)
         curve = m.series(gens, metric)
         if group:
             k = m.seed_group_key(cfg)
@@ -111,14 +115,17 @@ def files_and_delete(store, rid: str) -> None:
         )
     else:
         c1.caption("no dataset yet")
-    c2.download_button(
-        "config.json",
-        paths.config.read_bytes(),
-        file_name=f"{rid}-config.json",
-        mime="application/json",
-        key="runs.dl_cfg",
-        icon=":material/download:",
-    )
+    if paths.config.is_file():
+        c2.download_button(
+            "config.json",
+            paths.config.read_bytes(),
+            file_name=f"{rid}-config.json",
+            mime="application/json",
+            key="runs.dl_cfg",
+            icon=":material/download:",
+        )
+    else:
+        c2.caption("no config.json")
     videos = sorted(paths.media.glob("*.mp4")) if paths.media.is_dir() else []
     if videos:
         v = videos[-1]
@@ -174,6 +181,15 @@ st.title("Runs")
 widgets.sidebar()
 store = app_state.store()
 all_rows = store.list()
+if store.index_problem:
+    st.warning(store.index_problem, icon=":material/warning:")
+damaged = [r for r in all_rows if r.get("status") == "damaged"]
+if damaged:
+    st.warning(
+        f"{len(damaged)} damaged run(s), listed but not resumable:\n"
+        + "\n".join(f"- `{r['id']}`: {r.get('message')}" for r in damaged[:10]),
+        icon=":material/warning:",
+    )
 if not all_rows:
     st.info("No runs yet under this runs root.")
     app_state.page_link("launch", "Launch a run")

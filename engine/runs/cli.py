@@ -1,8 +1,9 @@
 """CLI commands of the run store: `hades runs ...`, `hades resume`, `hades fork`.
 
 `register(subparsers)` adds them to the `hades` parser; every handler is
-`func(args) -> int` (0 ok, 1 the run failed, 2 a usage or store error, 130
-interrupted). Each takes ``--runs ROOT`` (default: `default_root()`).
+`func(args) -> int` (0 ok, 1 the run failed, 130 interrupted) and lets errors
+reach `engine.cli.main`, which ends a `RunError` or a bad input as one line and
+exit 2. Each takes ``--runs ROOT`` (default: `default_root()`).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def _table(rows: list[dict]) -> str:
                 v = f"{v}/{r.get('total_generations')}"
             elif isinstance(v, float):
                 v = f"{v:.1f}"
-            elif k == "status" and r.get("message") and v == "failed":
-                v = f"failed: {r['message'][:40]}"
+            elif k == "status" and r.get("message") and v in ("failed", "damaged"):
+                v = f"{v}: {r['message'][:60]}"
             line.append("" if v is None else str(v))
         cells.append(line)
     widths = [max(len(c[i]) for c in cells) for i in range(len(cols))]
@@ -109,37 +110,22 @@ def _store(args) -> RunStore:
     return RunStore(getattr(args, "runs", None))
 
 
-def _guard(fn):
-    def wrapped(args) -> int:
-        try:
-            return fn(args)
-        except RunError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except ValueError as e:  # ConfigError included
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
-
-
-@_guard
 def cmd_list(args) -> int:
-    rows = _store(args).list(
+    store = _store(args)
+    rows = store.list(
         env=args.env, status=args.status, sort=args.sort, desc=not args.asc
     )
+    if store.index_problem:
+        print(f"hades: warning: {store.index_problem}", file=sys.stderr)
     if args.json:
         print(json.dumps(jsonable(rows)))
     elif rows:
         print(_table(rows))
     else:
-        print(f"no runs under {_store(args).root}")
+        print(f"no runs under {store.root}")
     return 0
 
 
-@_guard
 def cmd_show(args) -> int:
     store = _store(args)
     info = store.get(args.run)
@@ -184,21 +170,18 @@ def cmd_show(args) -> int:
     return 0
 
 
-@_guard
 def cmd_reindex(args) -> int:
     n = _store(args).reindex()
     print(f"indexed {n} runs under {_store(args).root}")
     return 0
 
 
-@_guard
 def cmd_export(args) -> int:
     out = _store(args).export(args.run, args.out, checkpoints=args.checkpoints)
     print(out)
     return 0
 
 
-@_guard
 def cmd_delete(args) -> int:
     store = _store(args)
     run_dir = store.resolve(args.run)
@@ -259,7 +242,6 @@ def run_foreground(
     return 0 if summary["status"] in ("finished", "stopped") else 1
 
 
-@_guard
 def cmd_resume(args) -> int:
     from engine.runs.runner import Runner
 
@@ -278,7 +260,6 @@ def parse_sets(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-@_guard
 def cmd_fork(args) -> int:
     from engine.runs.runner import Runner
 
@@ -413,11 +394,11 @@ def register(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m engine.runs.cli runs list`)."""
-    parser = argparse.ArgumentParser(prog="hades")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """Standalone entry (`python -m engine.runs.cli runs list`): the `hades` CLI,
+    with its one error boundary."""
+    from engine.cli import main as hades_main
+
+    return hades_main(argv)
 
 
 if __name__ == "__main__":
