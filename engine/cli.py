@@ -107,10 +107,10 @@ def load_any_dataset(path: str, runs_root: str | None = None):
 
 
 def cmd_evaluate(args) -> int:
+    ds = load_any_dataset(args.dataset, args.runs)  # a bad input fails fast
     from engine.evaluate import evaluate_dataset
 
     _setup_jax()
-    ds = load_any_dataset(args.dataset, args.runs)
     res = evaluate_dataset(
         ds,
         inits=args.inits,
@@ -146,11 +146,11 @@ def cmd_import(args) -> int:
 
 # render ------------------------------------------------------------
 def cmd_render(args) -> int:
-    from engine import render
-
     if args.states == args.rollout:
         raise ValueError("give exactly one of --states or --rollout")
     ds = load_any_dataset(args.source, args.runs)
+    from engine import render
+
     if args.states:
         out = args.out or "dataset.png"
         render.render_states(ds, out)

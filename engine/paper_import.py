@@ -407,7 +407,10 @@ def read_paper_pickle(path: str | os.PathLike) -> dict:
             f"{path}: expected a pickled dict (state, config, ...), got "
             f"{type(payload).__name__}"
         )
-    return _sanitize(payload)
+    try:
+        return _sanitize(payload)
+    except PaperImportError as e:
+        raise PaperImportError(f"{os.path.basename(path)}: {e}") from None
 
 
 # --------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class NpzReader:
             if _directory_size(self._file, size) > MAX_DIRECTORY_BYTES:
                 raise UnsafeFileError(
                     f"its zip directory is larger than {MAX_DIRECTORY_BYTES >> 20} "
-                    "MiB (too many members)"
+                    "MiB (too many members; refused before reading it)"
                 )
             self._file.seek(0)
             self._zip = zipfile.ZipFile(self._file)
@@ -144,14 +144,15 @@ class NpzReader:
             for info in self._zip.infolist():
                 if info.filename.endswith(".npy"):
                     self._infos[info.filename[:-4]] = info
-        except UnsafeFileError as e:
+        except (
+            UnsafeFileError,
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+        ) as e:
             self._file.close()
-            raise UnsafeFileError(f"{self.path}: {e}") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            self._file.close()
-            raise UnsafeFileError(
-                f"{self.path} is not a readable {what}: {e}"
-            ) from None
+            raise UnsafeFileError(f"{self.path} is not {what}: {e}") from None
 
     def __enter__(self) -> NpzReader:
         return self

@@ -147,3 +147,13 @@ def huge_shape(path: Path, rows: int = 10**12) -> Path:
         ],
     )
     return path
+
+
+def many_objects_pickle(path: Path, opcodes: int) -> Path:
+    """A pickle of a dict holding one list of empty dicts: one new object per
+    opcode, `opcodes` opcodes in all (the most an unpickler must build)."""
+    blocks = (opcodes - 8) // 1002
+    # PROTO 2, {}, "x", [], MARK, then per block 1000 x {} and APPENDS, MARK
+    body = b"\x80\x02}X\x01\x00\x00\x00x](" + (b"}" * 1000 + b"e(") * blocks
+    path.write_bytes(body + b"es.")  # APPENDS, SETITEM, STOP
+    return path

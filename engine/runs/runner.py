@@ -144,9 +144,7 @@ class Runner:
         self.store = store
         self.run_dir = Path(run_dir)
         self.paths = RunPaths(self.run_dir)
-        self.meta = read_json(self.paths.config)
-        if self.meta is None:
-            raise RunError(f"{self.paths.config} is missing or unreadable")
+        self.meta = store.read_config(self.run_dir)  # RunError: damaged
         from engine.config import HadesConfig
 
         self.cfg = HadesConfig.from_dict(self.meta["config"])
