@@ -38,14 +38,6 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, default=float))
 
 
-def _setup_jax() -> None:
-    """Persistent compilation cache in a user cache dir (second launch skips most
-    compile time)."""
-    from engine.jax_setup import enable_compilation_cache
-
-    enable_compilation_cache()
-
-
 # distill ------------------------------------------------------------
 def build_config(args) -> config_lib.HadesConfig:
     from engine import presets
@@ -69,7 +61,6 @@ def cmd_distill(args) -> int:
     from engine.runs.cli import run_foreground
 
     cfg = build_config(args)
-    _setup_jax()
     runner = Runner.create(cfg, root=args.runs, name=args.name or "")
     return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
@@ -110,7 +101,6 @@ def cmd_evaluate(args) -> int:
     ds = load_any_dataset(args.dataset, args.runs)  # a bad input fails fast
     from engine.evaluate import evaluate_dataset
 
-    _setup_jax()
     res = evaluate_dataset(
         ds,
         inits=args.inits,
@@ -426,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
             args, extra = parser.parse_known_args(argv)
             return cmd_dashboard(args, extra)
         args = parser.parse_args(argv)
+        import engine
+
+        engine.setup()  # the runtime every command runs under (engine.runtime)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("hades: interrupted", file=sys.stderr)

@@ -643,7 +643,7 @@ class RunStore:
                     st2 = read_json(paths.status) or st
                     if st2.get("status") not in ACTIVE:
                         return self._status(run_dir)
-                alive = lock_alive(info)
+                alive = lock_alive(info, st)
             if not alive:
                 st["status"] = "failed"
                 st["message"] = DIED
