@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_DISTILL = [
+    "distill", "--env", "CartPole-v1", "--size", "4", "--generations", "4",
+    "--set", "outer.population=8", "--set", "outer.chunk=2",
+    "--set", "outer.eval_every=2", "--set", "inner.width=16",
+    "--set", "inner.steps=10", "--set", "fitness.num_envs=2",
+    "--set", "fitness.num_steps=50", "--quiet", "--json",
+]  # fmt: skip
+"""`hades distill` of a tiny CartPole run (4 generations; --generations N later
+on the line overrides it)."""
 
 
 @dataclass
@@ -26,16 +35,43 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def hades(*args: str, env: dict | None = None, timeout: float = 600) -> Result:
-    """`python -m engine.cli ARGS` with this checkout first on the path."""
+def command(args, full_disk: tuple[Path, Path] | None = None) -> list[str]:
+    """The command line of `hades ARGS`; with `full_disk` = (root, flag) under
+    the simulated full disk of `enospc_shim`."""
+    args = [str(a) for a in args]
+    if full_disk is None:
+        return [sys.executable, "-m", "engine.cli", *args]
+    root, flag = full_disk
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import "
+        f"enospc_shim; enospc_shim.run({str(root)!r}, {str(flag)!r}, sys.argv[1:])"
+    )
+    return [sys.executable, "-c", code, *args]
+
+
+def environment(env: dict | None = None) -> dict:
     full_env = {k: v for k, v in os.environ.items() if k != "HADES_DEBUG"}
     full_env.update(PYTHONPATH=str(ROOT), HADES_JAX_CACHE="0", **(env or {}))
+    return full_env
+
+
+def start(*args, full_disk=None, **popen) -> subprocess.Popen:
+    """`hades ARGS` in the background."""
+    return subprocess.Popen(
+        command(args, full_disk), env=environment(), cwd=ROOT, **popen
+    )
+
+
+def hades(
+    *args, env: dict | None = None, timeout: float = 600, full_disk=None
+) -> Result:
+    """`python -m engine.cli ARGS` with this checkout first on the path."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", *map(str, args)],
+            command(args, full_disk),
             stdout=out,
             stderr=err,
-            env=full_env,
+            env=environment(env),
             cwd=ROOT,
         )
         try:

@@ -196,6 +196,7 @@ def run_foreground(
     quiet: bool = False,
     generations: int | None = None,
     header: bool = True,
+    restart: bool = False,
 ) -> int:
     """Run `runner` here with a progress line per chunk; Ctrl-C or SIGTERM stop it
     (checkpoint written, status stopped). Prints a final JSON line with --json."""
@@ -215,7 +216,9 @@ def run_foreground(
 
         old = signal.signal(signal.SIGTERM, on_term)
     try:
-        summary = runner.run(progress_fn=progress, generations=generations)
+        summary = runner.run(
+            progress_fn=progress, generations=generations, restart=restart
+        )
     except KeyboardInterrupt:
         summary = {
             "run_id": runner.run_id,
@@ -239,14 +242,23 @@ def run_foreground(
             f"{summary['seconds']:.1f} s -> {summary['dataset']}",
             flush=True,
         )
-    return 0 if summary["status"] in ("finished", "stopped") else 1
+    if summary["status"] == "failed":
+        print(
+            f"hades: run {summary['run_id']} failed: {summary['message']}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    return 0
 
 
 def cmd_resume(args) -> int:
     from engine.runs.runner import Runner
 
     runner = Runner.open(args.run, root=args.runs)
-    return run_foreground(runner, args.json, args.quiet, args.generations)
+    return run_foreground(
+        runner, args.json, args.quiet, args.generations, restart=args.restart
+    )
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:
@@ -361,12 +373,20 @@ def register(subparsers) -> None:
         default=None,
         help="new target generation count (extends a finished run)",
     )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start the run over from its beginning on purpose: its metrics rows, "
+        "checkpoints and dataset are replaced (without it, a run with history but "
+        "no usable checkpoint is refused)",
+    )
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_resume)
 
     p = subparsers.add_parser(
-        "fork", help="new run from a run's checkpoint with changed settings"
+        "fork",
+        help="new run from a run's checkpoint (or its dataset) with changed settings",
     )
     _runs_opt(p)
     p.add_argument("run", help="parent run")

@@ -160,6 +160,10 @@ class RunPaths:
         return self.dir / "parent_checkpoint.npz"
 
     @property
+    def parent_dataset(self) -> Path:
+        return self.dir / "parent_dataset.npz"
+
+    @property
     def media(self) -> Path:
         return self.dir / "media"
 
@@ -210,6 +214,14 @@ def jsonable(x: Any) -> Any:
     if hasattr(x, "tolist"):
         return jsonable(x.tolist())
     return str(x)
+
+
+NO_SPACE = "no space left on device"
+
+
+def disk_full(e: BaseException) -> bool:
+    """An OSError of a full disk (or an exhausted quota)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -263,6 +275,8 @@ def append_lines(path: Path, rows: list[dict]) -> None:
         while buf:
             n = os.write(fd, buf)
             buf = buf[n:]
+    except OSError as e:  # name the file (a full disk says where it struck)
+        raise OSError(e.errno, e.strerror, str(path)) from None
     finally:
         os.close(fd)
 
@@ -609,7 +623,23 @@ class RunStore:
 
     # Status ----------
     def write_status(self, run_dir: Path, status: dict) -> None:
-        write_json(RunPaths(Path(run_dir)).status, status)
+        """Replace status.json atomically; on a full disk, where no temp copy
+        fits, overwrite it in place (its own blocks are reused), so that a run
+        stopped by the full disk can still say so."""
+        path = RunPaths(Path(run_dir)).status
+        try:
+            write_json(path, status)
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            data = json.dumps(jsonable(status), indent=1, sort_keys=True).encode()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:  # pad with spaces over a longer old text (valid JSON)
+                buf = memoryview(data + b" " * (os.fstat(fd).st_size - len(data)))
+                while buf:
+                    buf = buf[os.write(fd, buf) :]
+            finally:
+                os.close(fd)
 
     def read_status(self, run: str | os.PathLike) -> dict:
         """status.json with liveness: a dead writer reads as failed: process died.

@@ -13,19 +13,13 @@ import pickle
 import shutil
 
 import pytest
-from cli_run import assert_one_line_error, fill, hades, tmpfs
+from cli_run import TINY_DISTILL, assert_one_line_error, fill, hades, tmpfs
 from hostile_files import huge_shape, many_objects_pickle, zip_bomb
 
 from engine.paper_import import MAX_OPCODES
 from engine.runs.store import scan_lines
 
-TINY_RUN = [
-    "distill", "--env", "CartPole-v1", "--size", "4", "--generations", "4",
-    "--set", "outer.population=8", "--set", "outer.chunk=2",
-    "--set", "outer.eval_every=2", "--set", "inner.width=16",
-    "--set", "inner.steps=10", "--set", "fitness.num_envs=2",
-    "--set", "fitness.num_steps=50", "--quiet", "--json",
-]  # fmt: skip
+TINY_RUN = TINY_DISTILL
 HOSTILE_MARGIN = 64 * 2**20
 """Peak memory a hostile file may add to the command's baseline."""
 
