@@ -58,6 +58,7 @@ from pathlib import Path
 from engine.atomic import atomic_write, jsonable, write_json
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.errors import RunError
+from engine.runs.ids import new_run_dir
 from engine.runs.index import SORT_KEYS, RunIndex
 from engine.runs.lock import LOCK_NAME, holder_alive, lock_alive, read_lock
 
@@ -85,11 +86,6 @@ def default_root() -> Path:
     if home:
         return Path(home).expanduser() / "runs"
     return Path("~/.hades/runs").expanduser()
-
-
-def new_run_id() -> str:
-    """Sortable, generated, never user text: ``YYYYmmdd-HHMMSS-<6 hex>``."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 # Files ----------
@@ -353,16 +349,8 @@ class RunStore:
             )
         if isinstance(parent, str):
             parent = {"run_id": parent}
-        for _ in range(10):
-            run_id = new_run_id()
-            paths = RunPaths(self.root / run_id)
-            try:
-                paths.dir.mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RunError("could not create a unique run id")
+        run_id, run_dir = new_run_dir(self.root)
+        paths = RunPaths(run_dir)
         try:
             paths.checkpoints.mkdir()
             paths.media.mkdir()

@@ -27,7 +27,6 @@ import contextlib
 import csv
 import math
 import os
-import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.figures import save_figure  # noqa: F401 - the studies' `common.save_figure`
+from engine.runs.ids import new_run_dir
 from engine.runs.lock import holder_alive, process_record
 from engine.runs.store import (
     default_root,
@@ -99,18 +99,7 @@ class StudyDir:
 
     def __init__(self, study: str, params: dict, runs_root=None, name: str = ""):
         self.study = study
-        base = studies_root(runs_root)
-        base.mkdir(parents=True, exist_ok=True)
-        for _ in range(10):
-            sid = f"{study}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-            path = base / sid
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        else:  # pragma: no cover - ten collisions of 24 random bits
-            raise RuntimeError("could not create a unique study directory")
+        sid, path = new_run_dir(studies_root(runs_root), prefix=study)
         self.study_id = sid
         self.path = path
         self.figures = path / "figures"
@@ -380,22 +369,3 @@ def distil(
 
     es_state, _, _ = d.run(progress_fn=on_chunk)
     return d, es_state, rows, evals
-
-
-def load_dataset_ref(ref, runs_root=None):
-    """A `Dataset` from a Dataset, an .npz path, a paper .pkl or a run id/dir."""
-    from engine import dataset as ds_lib
-
-    if isinstance(ref, ds_lib.Dataset):
-        return ref
-    p = Path(os.fspath(ref)).expanduser()
-    if p.suffix == ".pkl":
-        from engine.paper_import import import_paper
-
-        return import_paper(p)[0]
-    if p.is_file():
-        return ds_lib.load(p)
-    from engine.runs import RunStore
-
-    store = RunStore(runs_root) if runs_root is not None else RunStore()
-    return ds_lib.load(store.resolve(os.fspath(ref)) / "dataset.npz")

@@ -41,6 +41,7 @@ import optax
 from engine import dataset as ds_lib
 from engine import presets
 from engine.config import InnerConfig
+from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset, problem_for_dataset
 from engine.figures.multitask import figure
 from engine.inner import make_optimizer
@@ -260,7 +261,7 @@ def run_multitask(
                 ds_lib.save(ds, sd.datasets_dir() / f"{env}.npz")
                 dss.append(ds)
         else:
-            dss = [common.load_dataset_ref(d, runs_root) for d in datasets]
+            dss = [load_dataset_ref(d, runs_root)[0] for d in datasets]
         envs = tuple(d.env for d in dss)
         merged = merge(dss)
         cfgs = [config_for_dataset(d) for d in dss]

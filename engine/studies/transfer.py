@@ -15,6 +15,7 @@ at another width, and its transfer to random inits is part of what is measured.
 from __future__ import annotations
 
 from engine import presets
+from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset
 from engine.figures.transfer import figure
 from engine.figures.transfer import value_label as _fmt
@@ -86,7 +87,7 @@ def run_transfer(
 
             ds_lib.save(ds, sd.datasets_dir() / "dataset.npz")
         else:
-            ds = common.load_dataset_ref(dataset, runs_root)
+            ds, _ = load_dataset_ref(dataset, runs_root)
         base = config_for_dataset(ds)
         home = {
             "width": base.inner.width,
