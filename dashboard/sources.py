@@ -131,9 +131,10 @@ def load(source: Source, generation: int | None = None, store=None):
     Raises `engine.dataset.DatasetError` or `engine.runs.RunError` with a message.
     """
     from engine import dataset as ds_lib
+    from engine.dataset_ref import load_dataset_ref
 
     if source.kind == "import":
-        return ds_lib.load(source.ref)
+        return load_dataset_ref(source.ref)[0]
     if source.kind == "demo":
         d = Path(source.ref)
         if generation is not None:

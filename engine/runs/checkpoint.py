@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from engine.atomic import atomic_write
 from engine.runs.errors import RunError
 
 CKPT_RE = re.compile(r"^ckpt_(\d{8})\.npz$")
@@ -96,18 +96,8 @@ def save(
     arrays["generation"] = np.asarray(generation, np.int64)
     arrays["run_key"] = np.asarray(run_key, np.uint32)
     arrays["meta"] = np.asarray(json.dumps({"generation": generation, **(meta or {})}))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ckpt_", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, fsync=fsync) as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from engine.config import parse_overrides
 from engine.runs.errors import RunError
 from engine.runs.store import RunStore, jsonable
 
@@ -275,22 +276,11 @@ def cmd_resume(args) -> int:
     return run_foreground(runner, args.json, args.quiet, args.generations)
 
 
-def parse_sets(items: list[str] | None) -> dict[str, str]:
-    """["outer.population=128", ...] -> {"outer.population": "128"}."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RunError(f"--set {item!r}: use section.field=value")
-        out[key.strip()] = value.strip()
-    return out
-
-
 @_guard
 def cmd_fork(args) -> int:
     from engine.runs.runner import Runner
 
-    overrides = parse_sets(args.set)
+    overrides = parse_overrides(args.set)
     t0 = time.time()
     runner = Runner.fork(
         args.run, overrides, root=args.runs, name=args.name, generation=args.generation

@@ -46,20 +46,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from engine.atomic import atomic_write, jsonable, write_json
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.errors import RunError
+from engine.runs.ids import new_run_dir
 from engine.runs.index import SORT_KEYS, RunIndex
 from engine.runs.lock import LOCK_NAME, holder_alive, lock_alive, read_lock
 
@@ -87,11 +86,6 @@ def default_root() -> Path:
     if home:
         return Path(home).expanduser() / "runs"
     return Path("~/.hades/runs").expanduser()
-
-
-def new_run_id() -> str:
-    """Sortable, generated, never user text: ``YYYYmmdd-HHMMSS-<6 hex>``."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 # Files ----------
@@ -161,39 +155,6 @@ class RunInfo:
 
     def __fspath__(self) -> str:
         return str(self.path)
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON values; NaN and inf become None (strict JSON for any reader)."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        return x
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
-        return jsonable(x.item())
-    if hasattr(x, "tolist"):
-        return jsonable(x.tolist())
-    return str(x)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: temp file in the same directory, then rename."""
-    data = json.dumps(jsonable(obj), indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path) -> dict | None:
@@ -391,16 +352,8 @@ class RunStore:
             )
         if isinstance(parent, str):
             parent = {"run_id": parent}
-        for _ in range(10):
-            run_id = new_run_id()
-            paths = RunPaths(self.root / run_id)
-            try:
-                paths.dir.mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RunError("could not create a unique run id")
+        run_id, run_dir = new_run_dir(self.root)
+        paths = RunPaths(run_dir)
         try:
             paths.checkpoints.mkdir()
             paths.media.mkdir()
@@ -777,24 +730,17 @@ class RunStore:
                 else []
             )
         }
-        fd, tmp = tempfile.mkstemp(
-            dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-                for path in sorted(run_dir.rglob("*")):
-                    rel = path.relative_to(run_dir)
-                    if not path.is_file() or path.name == LOCK_NAME:
-                        continue
-                    if path.name.endswith(".tmp"):
-                        continue
-                    if rel.parts[0] == "checkpoints" and path.name not in keep:
-                        continue
-                    z.write(path, f"{run_dir.name}/{rel.as_posix()}")
-            os.replace(tmp, out)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with (
+            atomic_write(out) as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z,
+        ):
+            for path in sorted(run_dir.rglob("*")):
+                rel = path.relative_to(run_dir)
+                if not path.is_file() or path.name == LOCK_NAME:
+                    continue
+                if path.name.endswith(".tmp"):
+                    continue
+                if rel.parts[0] == "checkpoints" and path.name not in keep:
+                    continue
+                z.write(path, f"{run_dir.name}/{rel.as_posix()}")
         return out
