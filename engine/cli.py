@@ -18,16 +18,6 @@ from pathlib import Path
 from engine import config as config_lib
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise config_lib.ConfigError(p, p, "use --set section.field=value")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def _set_help() -> str:
     docs = config_lib.all_field_docs()
     lines = [f"  {k}: {v}" for k, v in docs.items()]
@@ -52,7 +42,7 @@ def build_config(args) -> config_lib.HadesConfig:
         ov["seed"] = args.seed
     if args.strategy is not None:
         ov["outer.strategy"] = args.strategy
-    ov.update(_overrides(args.set))
+    ov.update(config_lib.parse_overrides(args.set))
     return cfg.with_overrides(ov) if ov else cfg
 
 
@@ -66,39 +56,18 @@ def cmd_distill(args) -> int:
 
 
 # evaluate ------------------------------------------------------------
-def load_any_dataset(path: str, runs_root: str | None = None):
-    """A dataset from an .npz, a paper pickle, or a run id/dir."""
-    from engine import dataset as ds_lib
+def _load_dataset(ref: str, runs_root: str | None):
+    """`engine.dataset_ref.load_dataset_ref`, its import notes on stderr."""
+    from engine.dataset_ref import load_dataset_ref
 
-    p = Path(path).expanduser()
-    if p.suffix == ".pkl":
-        from engine.paper_import import import_paper
-
-        ds, notes = import_paper(p)
-        for n in notes:
-            print(f"note: {n}", file=sys.stderr)
-        return ds
-    kinds = "a dataset .npz, a paper .pkl, a run directory or a run id"
-    if p.is_dir() and not (p / "config.json").is_file():
-        raise ds_lib.DatasetError(f"{p} is a directory, not {kinds}")
-    if p.exists() and not p.is_dir():
-        return ds_lib.load(p)  # refuses device files, bombs, other formats
-    if not p.exists() and (os.sep in path or p.suffix == ".npz"):
-        raise ds_lib.DatasetError(f"no such file: {p} (give {kinds})")
-    from engine.runs import RunStore, default_root
-
-    store = RunStore(runs_root or default_root())
-    run_dir = store.resolve(path)
-    if not (run_dir / "dataset.npz").is_file():
-        raise ds_lib.DatasetError(
-            f"run {run_dir.name} has no dataset yet (no chunk finished); resume it "
-            f"with `hades resume {run_dir.name}`"
-        )
-    return ds_lib.load(run_dir / "dataset.npz")
+    ds, notes = load_dataset_ref(ref, runs_root)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    return ds
 
 
 def cmd_evaluate(args) -> int:
-    ds = load_any_dataset(args.dataset, args.runs)  # a bad input fails fast
+    ds = _load_dataset(args.dataset, args.runs)  # a bad input fails fast
     from engine.evaluate import evaluate_dataset
 
     res = evaluate_dataset(
@@ -106,7 +75,7 @@ def cmd_evaluate(args) -> int:
         inits=args.inits,
         seed=args.seed,
         random_inits=args.random_inits,
-        overrides=_overrides(args.set),
+        overrides=config_lib.parse_overrides(args.set),
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -138,7 +107,7 @@ def cmd_import(args) -> int:
 def cmd_render(args) -> int:
     if args.states == args.rollout:
         raise ValueError("give exactly one of --states or --rollout")
-    ds = load_any_dataset(args.source, args.runs)
+    ds = _load_dataset(args.source, args.runs)
     from engine import render
 
     if args.states:

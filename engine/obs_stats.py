@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine import safe_files
-from engine.envs.registry import SPECS, EnvSpec
+from engine.envs.registry import SPECS
+from engine.envs.spec import EnvSpec
 from engine.rollout import ObsNorm, rollout
 
 MAX_FILE_BYTES = 256 * 2**20

@@ -569,6 +569,9 @@ class Runner:
             "sigma": self.status.get("sigma"),
             "temperature": self.temperature,
         }
+        self._save_dataset(
+            d, es_state, gen, self.paths.checkpoints / ckpt_lib.dataset_name(gen)
+        )
         ckpt_lib.save(
             self.paths.checkpoints / ckpt_lib.checkpoint_name(gen),
             es_state,
@@ -584,7 +587,7 @@ class Runner:
         self._ckpt_gen = gen
         self.status["checkpoint_generation"] = gen
 
-    def _write_dataset(self, d, es_state, gen: int) -> None:
+    def _save_dataset(self, d, es_state, gen: int, path) -> None:
         from engine import dataset as ds_lib
 
         ds = d.mean_dataset(
@@ -593,7 +596,10 @@ class Runner:
             generation=gen,
             mean_dataset_return=self.status.get("mean_dataset_return"),
         )
-        ds_lib.save(ds, self.paths.dataset)
+        ds_lib.save(ds, path)
+
+    def _write_dataset(self, d, es_state, gen: int) -> None:
+        self._save_dataset(d, es_state, gen, self.paths.dataset)
         self._dataset_gen = gen
 
     def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):

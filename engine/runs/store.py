@@ -46,13 +46,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import secrets
 import shutil
 import socket
 import sqlite3
-import tempfile
 import time
 import warnings
 import zipfile
@@ -60,8 +58,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_write, jsonable, write_json
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.errors import RunError
+from engine.runs.ids import new_run_dir
 from engine.runs.index import COLUMNS, SORT_KEYS, RunIndex
 from engine.runs.lock import LOCK_NAME, holder_alive, lock_alive, read_lock
 
@@ -117,11 +117,6 @@ def default_root() -> Path:
     if home:
         return Path(home).expanduser() / "runs"
     return Path("~/.hades/runs").expanduser()
-
-
-def new_run_id() -> str:
-    """Sortable, generated, never user text: ``YYYYmmdd-HHMMSS-<6 hex>``."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 # Files ----------
@@ -197,45 +192,12 @@ class RunInfo:
         return str(self.path)
 
 
-def jsonable(x: Any) -> Any:
-    """Plain JSON values; NaN and inf become None (strict JSON for any reader)."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        return x
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
-        return jsonable(x.item())
-    if hasattr(x, "tolist"):
-        return jsonable(x.tolist())
-    return str(x)
-
-
 NO_SPACE = "no space left on device"
 
 
 def disk_full(e: BaseException) -> bool:
     """An OSError of a full disk (or an exhausted quota)."""
     return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: temp file in the same directory, then rename."""
-    data = json.dumps(jsonable(obj), indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def load_json(path: Path) -> tuple[dict | None, str]:
@@ -503,11 +465,14 @@ class RunStore:
         parent: dict | str | None = None,
         runner: dict | None = None,
         check: bool = True,
+        labels: dict | None = None,
     ) -> RunInfo:
         """A new run directory: config.json, status queued, empty metrics.
 
         `parent` is a run id or a dict {"run_id", "generation", ...} (a fork).
         `runner` holds the runner's settings (checkpoint policy, NaN patience).
+        `labels` tag the run with the group it belongs to: ``study`` (a study id),
+        ``sweep`` (a sweep id) and ``slot`` (its place in that group).
         Raises RunError when the root is unwritable or the disk is (nearly) full.
         """
         runner = dict(runner or {})
@@ -519,16 +484,8 @@ class RunStore:
             )
         if isinstance(parent, str):
             parent = {"run_id": parent}
-        for _ in range(10):
-            run_id = new_run_id()
-            paths = RunPaths(self.root / run_id)
-            try:
-                paths.dir.mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RunError("could not create a unique run id")
+        run_id, run_dir = new_run_dir(self.root)
+        paths = RunPaths(run_dir)
         try:
             paths.checkpoints.mkdir()
             paths.media.mkdir()
@@ -547,6 +504,7 @@ class RunStore:
                 "env": cfg.env.name,
                 "parent": parent,
                 "runner": runner,
+                "labels": jsonable(dict(labels or {})),
                 "versions": package_versions(),
                 "devices": device_info(),
                 "host": socket.gethostname(),
@@ -756,7 +714,8 @@ class RunStore:
         return ckpt_lib.list_checkpoints(self.paths(run).checkpoints)
 
     def load_dataset(self, run: str | os.PathLike, generation: int | None = None):
-        """The mean dataset: dataset.npz, or rebuilt from a checkpoint's ES state."""
+        """The mean dataset: dataset.npz, or the one kept beside the checkpoint of
+        `generation` (file I/O only: nothing is rebuilt or compiled)."""
         from engine import dataset as ds_lib
 
         run_dir = self.resolve(run)
@@ -767,21 +726,23 @@ class RunStore:
                     f"run {run_dir.name} has no dataset yet (no chunk finished)"
                 )
             return ds_lib.load(paths.dataset)
-        ckpts = dict(self.checkpoints(run_dir))
-        if generation not in ckpts:
+        path = paths.checkpoints / ckpt_lib.dataset_name(generation)
+        if not path.is_file():
+            have = sorted(self.dataset_generations(run_dir))
             raise RunError(
-                f"run {run_dir.name} has no checkpoint at generation "
-                f"{generation}; available: {sorted(ckpts) or 'none'}"
+                f"run {run_dir.name} keeps no dataset of generation {generation}; "
+                f"available: {have or 'none'}"
             )
-        from engine.runs.runner import load_obs_stats, shared_distiller
+        return ds_lib.load(path)
 
-        cfg = self.hades_config(run_dir)
-        distiller = shared_distiller(cfg, load_obs_stats(paths))
-        state_t, params_t = distiller.init()
-        state, _, gen = ckpt_lib.restore(
-            ckpt_lib.read(ckpts[generation]), state_t, params_t
+    def dataset_generations(self, run: str | os.PathLike) -> list[int]:
+        """Generations whose mean dataset is kept beside a checkpoint."""
+        d = RunPaths(self.resolve(run)).checkpoints
+        return sorted(
+            g
+            for g, _ in self.checkpoints(d.parent)
+            if (d / ckpt_lib.dataset_name(g)).is_file()
         )
-        return distiller.mean_dataset(state, run_id=run_dir.name, generation=gen)
 
     # Index ----------
     def _row(self, run_dir: Path, status: dict | None = None) -> dict:
@@ -801,6 +762,7 @@ class RunStore:
         cfg = meta.get("config") or {}
         outer = cfg.get("outer") or {}
         parent = meta.get("parent") or {}
+        labels = meta.get("labels") or {}
         return {
             "id": run_dir.name,
             "name": meta.get("name", ""),
@@ -819,6 +781,9 @@ class RunStore:
             "best_fitness": st.get("best_fitness"),
             "mean_dataset_return": st.get("mean_dataset_return"),
             "parent": parent.get("run_id") if isinstance(parent, dict) else None,
+            "study": labels.get("study"),
+            "sweep": labels.get("sweep"),
+            "host": st.get("host") or meta.get("host"),
         }
 
     def _index_run(self, run_dir: Path, status: dict | None = None) -> None:
@@ -856,9 +821,11 @@ class RunStore:
         status: str | None = None,
         sort: str = "created",
         desc: bool = True,
+        study: str | None = None,
+        sweep: str | None = None,
     ) -> list[dict]:
         """Rows of the run table, active and damaged runs refreshed from their
-        directories.
+        directories; `study` / `sweep` keep the runs of one study or sweep.
 
         When the index cannot be read or updated (a full or read-only disk), the
         rows come from the run directories alone and `index_problem` says why;
@@ -872,14 +839,22 @@ class RunStore:
             return []
         try:
             self._sync()
-            rows = self.index.query(env=env, sort=sort, desc=desc)
+            rows = self.index.query(
+                env=env, sort=sort, desc=desc, study=study, sweep=sweep
+            )
         except sqlite3.Error as e:
             self.index_problem = (
                 f"the run index {self.index.path} cannot be used ({e}); runs are "
                 "listed from their directories, read-only"
             )
-            rows = [self._row(d) for d in self.run_dirs()]
-            rows = [r for r in rows if env is None or r["env"] == env]
+            rows = [
+                r
+                for r in map(self._row, self.run_dirs())
+                if all(
+                    v is None or r[k] == v
+                    for k, v in (("env", env), ("study", study), ("sweep", sweep))
+                )
+            ]
         out = []
         for r in rows:
             if r["status"] in (*ACTIVE, DAMAGED, None):
@@ -939,24 +914,17 @@ class RunStore:
                 else []
             )
         }
-        fd, tmp = tempfile.mkstemp(
-            dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-                for path in sorted(run_dir.rglob("*")):
-                    rel = path.relative_to(run_dir)
-                    if not path.is_file() or path.name == LOCK_NAME:
-                        continue
-                    if path.name.endswith(".tmp"):
-                        continue
-                    if rel.parts[0] == "checkpoints" and path.name not in keep:
-                        continue
-                    z.write(path, f"{run_dir.name}/{rel.as_posix()}")
-            os.replace(tmp, out)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with (
+            atomic_write(out) as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z,
+        ):
+            for path in sorted(run_dir.rglob("*")):
+                rel = path.relative_to(run_dir)
+                if not path.is_file() or path.name == LOCK_NAME:
+                    continue
+                if path.name.endswith(".tmp"):
+                    continue
+                if rel.parts[0] == "checkpoints" and path.name not in keep:
+                    continue
+                z.write(path, f"{run_dir.name}/{rel.as_posix()}")
         return out
