@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.memory_estimate import check_memory
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.control import Control, read_commands, sync_from_store
 from engine.runs.errors import RunError
@@ -161,13 +162,17 @@ class Runner:
     # Construction ----------
     @classmethod
     def create(cls, cfg, root=None, name: str = "", parent=None, **settings) -> Runner:
-        """A new run (status queued). `settings` override DEFAULT_SETTINGS."""
+        """A new run (status queued). `settings` override DEFAULT_SETTINGS.
+
+        Raises `MemoryEstimateError`, before the run directory is made, when the
+        config's memory estimate exceeds this device's memory."""
         unknown = set(settings) - set(DEFAULT_SETTINGS)
         if unknown:
             raise TypeError(
                 f"unknown runner settings {sorted(unknown)}; known: "
                 f"{sorted(DEFAULT_SETTINGS)}"
             )
+        check_memory(cfg)  # before anything is written or compiled
         store = root if isinstance(root, RunStore) else RunStore(root)
         info = store.create(
             cfg, name=name, parent=parent, runner={**DEFAULT_SETTINGS, **settings}
@@ -308,8 +313,11 @@ class Runner:
         best_fitness, mean_dataset_return, seconds, status, message, dataset,
         compile_seconds, nan_total, stale_lock. Raises RunError, before writing
         anything, when the root is unwritable or (nearly) full, or when another
-        live process (or thread) writes the run. An exception inside the run marks it
-        failed (with the message) and is re-raised; Ctrl-C marks it stopped.
+        live process (or thread) writes the run; `MemoryEstimateError` when the
+        config's memory estimate exceeds the device's. A full disk during the run
+        ends it with status failed ("no space left on device"). An exception
+        inside the run marks it failed (with the message) and is re-raised;
+        Ctrl-C marks it stopped.
         A run whose whole population has NaN/inf fitness for `nan_patience`
         consecutive generations ends with status failed (no exception).
         """
@@ -319,6 +327,7 @@ class Runner:
         self.store.check_writable(
             estimate_bytes(self.cfg, s["keep_last"], s["keep_every"])
         )
+        check_memory(self.cfg)  # this device may have less than the creator's
         if not self._lock.held:
             self._lock.acquire()
         try:
