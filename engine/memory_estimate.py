@@ -5,8 +5,8 @@ compiles.
 The ES state, one environment state and the policy's parameters are sized exactly
 by `jax.eval_shape` (tracing, no compilation); the population, the members that
 train at once (parameters, gradients and Adam moments, behaviour-cloning
-activations) and their rollouts analytically. Measured on the 2-core CPU machine
-(benchmarks/README.md): within a factor of 1.5, erring high.
+activations) and their rollouts analytically. Against measured peaks on the 2-core
+CPU machine (benchmarks/README.md) it errs high, by up to 1.4x.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from hostile_files import huge_shape, zip_bomb
 
 from engine import dataset as ds_lib
+from tests.conftest import ROOT
+from tests.hostile_files import huge_shape, zip_bomb
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -13,11 +13,11 @@ import pickle
 import shutil
 
 import pytest
-from cli_run import TINY_DISTILL, assert_one_line_error, fill, hades, tmpfs
-from hostile_files import huge_shape, many_objects_pickle, zip_bomb
 
 from engine.paper_import import MAX_OPCODES
 from engine.runs.store import scan_lines
+from tests.cli_run import TINY_DISTILL, assert_one_line_error, fill, hades, tmpfs
+from tests.hostile_files import huge_shape, many_objects_pickle, zip_bomb
 
 TINY_RUN = TINY_DISTILL
 HOSTILE_MARGIN = 64 * 2**20

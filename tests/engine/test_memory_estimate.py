@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import jax
 import pytest
-from cli_run import TINY_DISTILL, assert_one_line_error, hades
-from conftest import tiny_cartpole
 
 from engine.memory_estimate import (
     MEMORY_CHECK_ENV,
@@ -15,6 +13,8 @@ from engine.memory_estimate import (
     memory_estimate,
 )
 from engine.outer import Distiller
+from tests.cli_run import TINY_DISTILL, assert_one_line_error, hades
+from tests.conftest import tiny_cartpole
 
 HUGE = {
     "outer.population": 65536,

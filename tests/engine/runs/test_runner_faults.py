@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_run import TINY_DISTILL, assert_one_line_error, fill, hades, start, tmpfs
 
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.store import NO_SPACE, scan_lines
+from tests.cli_run import TINY_DISTILL, assert_one_line_error, fill, hades, start, tmpfs
 
 VOLATILE = ("time", "seconds_per_generation", "compiled", "pid")
 
