@@ -154,8 +154,17 @@ class Runner:
 
     # Construction ----------
     @classmethod
-    def create(cls, cfg, root=None, name: str = "", parent=None, **settings) -> Runner:
-        """A new run (status queued). `settings` override DEFAULT_SETTINGS."""
+    def create(
+        cls,
+        cfg,
+        root=None,
+        name: str = "",
+        parent=None,
+        labels: dict | None = None,
+        **settings,
+    ) -> Runner:
+        """A new run (status queued). `settings` override DEFAULT_SETTINGS;
+        `labels` tag it (study, sweep, slot: see `RunStore.create`)."""
         unknown = set(settings) - set(DEFAULT_SETTINGS)
         if unknown:
             raise TypeError(
@@ -164,7 +173,11 @@ class Runner:
             )
         store = root if isinstance(root, RunStore) else RunStore(root)
         info = store.create(
-            cfg, name=name, parent=parent, runner={**DEFAULT_SETTINGS, **settings}
+            cfg,
+            name=name,
+            parent=parent,
+            runner={**DEFAULT_SETTINGS, **settings},
+            labels=labels,
         )
         return cls(store, info.path)
 
@@ -307,6 +320,19 @@ class Runner:
             return self._run(progress_fn, self.control, generations)
         finally:
             self._lock.release()
+
+    def final_state(self):
+        """(distiller, es_state, generation) of the run's last checkpoint: what a
+        finished run ended with (a study reads its distillations this way)."""
+        d = self.distiller = self._distiller()
+        state_t, params_t = d.init()
+        for g, path in reversed(ckpt_lib.list_checkpoints(self.paths.checkpoints)):
+            try:
+                state, _, gen = ckpt_lib.restore(ckpt_lib.read(path), state_t, params_t)
+            except RunError:
+                continue
+            return d, state, gen
+        raise RunError(f"run {self.run_id} has no readable checkpoint")
 
     # Reservation (a queue holds the run before it starts) ------------------------
     def reserve(self) -> None:
