@@ -34,6 +34,12 @@ def checkpoint_name(generation: int) -> str:
     return f"ckpt_{generation:08d}.npz"
 
 
+def dataset_name(generation: int) -> str:
+    """The mean dataset kept beside a checkpoint (viewing an old generation reads
+    it: no ES state to rebuild, nothing to compile)."""
+    return f"dataset_{generation:08d}.npz"
+
+
 def flatten(tree: Any, prefix: str) -> dict[str, np.ndarray]:
     """Nested dicts of arrays -> {"prefix/a/b": array}."""
     out: dict[str, np.ndarray] = {}
@@ -167,5 +173,7 @@ def prune(
             continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (p.parent / dataset_name(g)).unlink()
         deleted.append(g)
     return deleted

@@ -333,11 +333,14 @@ class RunStore:
         parent: dict | str | None = None,
         runner: dict | None = None,
         check: bool = True,
+        labels: dict | None = None,
     ) -> RunInfo:
         """A new run directory: config.json, status queued, empty metrics.
 
         `parent` is a run id or a dict {"run_id", "generation", ...} (a fork).
         `runner` holds the runner's settings (checkpoint policy, NaN patience).
+        `labels` tag the run with the group it belongs to: ``study`` (a study id),
+        ``sweep`` (a sweep id) and ``slot`` (its place in that group).
         Raises RunError when the root is unwritable or the disk is (nearly) full.
         """
         runner = dict(runner or {})
@@ -369,6 +372,7 @@ class RunStore:
                 "env": cfg.env.name,
                 "parent": parent,
                 "runner": runner,
+                "labels": jsonable(dict(labels or {})),
                 "versions": package_versions(),
                 "devices": device_info(),
                 "host": socket.gethostname(),
@@ -479,7 +483,7 @@ class RunStore:
                     st2 = read_json(paths.status) or st
                     if st2.get("status") not in ACTIVE:
                         return self._status(run_dir)
-                alive = lock_alive(info)
+                alive = lock_alive(info, st)
             if not alive:
                 st["status"] = "failed"
                 st["message"] = DIED
@@ -552,7 +556,8 @@ class RunStore:
         return ckpt_lib.list_checkpoints(self.paths(run).checkpoints)
 
     def load_dataset(self, run: str | os.PathLike, generation: int | None = None):
-        """The mean dataset: dataset.npz, or rebuilt from a checkpoint's ES state."""
+        """The mean dataset: dataset.npz, or the one kept beside the checkpoint of
+        `generation` (file I/O only: nothing is rebuilt or compiled)."""
         from engine import dataset as ds_lib
 
         run_dir = self.resolve(run)
@@ -563,21 +568,23 @@ class RunStore:
                     f"run {run_dir.name} has no dataset yet (no chunk finished)"
                 )
             return ds_lib.load(paths.dataset)
-        ckpts = dict(self.checkpoints(run_dir))
-        if generation not in ckpts:
+        path = paths.checkpoints / ckpt_lib.dataset_name(generation)
+        if not path.is_file():
+            have = sorted(self.dataset_generations(run_dir))
             raise RunError(
-                f"run {run_dir.name} has no checkpoint at generation "
-                f"{generation}; available: {sorted(ckpts) or 'none'}"
+                f"run {run_dir.name} keeps no dataset of generation {generation}; "
+                f"available: {have or 'none'}"
             )
-        from engine.runs.runner import load_obs_stats, shared_distiller
+        return ds_lib.load(path)
 
-        cfg = self.hades_config(run_dir)
-        distiller = shared_distiller(cfg, load_obs_stats(paths))
-        state_t, params_t = distiller.init()
-        state, _, gen = ckpt_lib.restore(
-            ckpt_lib.read(ckpts[generation]), state_t, params_t
+    def dataset_generations(self, run: str | os.PathLike) -> list[int]:
+        """Generations whose mean dataset is kept beside a checkpoint."""
+        d = RunPaths(self.resolve(run)).checkpoints
+        return sorted(
+            g
+            for g, _ in self.checkpoints(d.parent)
+            if (d / ckpt_lib.dataset_name(g)).is_file()
         )
-        return distiller.mean_dataset(state, run_id=run_dir.name, generation=gen)
 
     # Index ----------
     def _row(self, run_dir: Path, status: dict | None = None) -> dict | None:
@@ -588,6 +595,7 @@ class RunStore:
         cfg = meta.get("config") or {}
         outer = cfg.get("outer") or {}
         parent = meta.get("parent") or {}
+        labels = meta.get("labels") or {}
         return {
             "id": run_dir.name,
             "name": meta.get("name", ""),
@@ -606,6 +614,9 @@ class RunStore:
             "best_fitness": st.get("best_fitness"),
             "mean_dataset_return": st.get("mean_dataset_return"),
             "parent": parent.get("run_id") if isinstance(parent, dict) else None,
+            "study": labels.get("study"),
+            "sweep": labels.get("sweep"),
+            "host": st.get("host") or meta.get("host"),
         }
 
     def _index_run(self, run_dir: Path, status: dict | None = None) -> None:
@@ -646,14 +657,18 @@ class RunStore:
         status: str | None = None,
         sort: str = "created",
         desc: bool = True,
+        study: str | None = None,
+        sweep: str | None = None,
     ) -> list[dict]:
-        """Rows of the run table, active runs refreshed from their directories."""
+        """Rows of the run table, active runs refreshed from their directories.
+
+        `study` / `sweep` keep the runs of one study or sweep."""
         if sort not in SORT_KEYS:
             raise RunError(f"sort={sort!r}: use one of {', '.join(SORT_KEYS)}")
         if not self.root.is_dir():
             return []
         self._sync()
-        rows = self.index.query(env=env, sort=sort, desc=desc)
+        rows = self.index.query(env=env, sort=sort, desc=desc, study=study, sweep=sweep)
         out = []
         for r in rows:
             if r["status"] in ACTIVE or r["status"] is None:

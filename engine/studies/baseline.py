@@ -29,6 +29,7 @@ import numpy as np
 from engine import dataset as ds_lib
 from engine import presets
 from engine.config import HadesConfig
+from engine.driver import EsDriver
 from engine.figures.baseline import figure
 from engine.fitness import Problem
 from engine.policy import param_count
@@ -60,7 +61,7 @@ class Neuroevolution:
         params = problem.init_params(jax.random.PRNGKey(0))
         self.template = jax.tree.map(lambda x: np.zeros(x.shape, np.float32), params)
         self.strategy = Strategy(cfg.outer, self.template)
-        self.loop = common.EsLoop(
+        self.loop = EsDriver(
             self.strategy, self.population_fitness, cfg.seed, cfg.outer.chunk
         )
         run_key = jax.random.split(jax.random.PRNGKey(cfg.seed))[0]
@@ -220,8 +221,9 @@ def run_baseline(
                     mean_return=evals[-1][1],
                 )
 
-            es_state, rows, evals = ne.loop.run(
-                es_state, es_params, o.generations, o.eval_every, eval_fn, on_chunk
+            ne.loop.evaluate, ne.loop.eval_every = eval_fn, o.eval_every
+            es_state, rows, evals = common.evolve(
+                ne.loop, es_state, es_params, o.generations, on_chunk
             )
             for r in rows:
                 curves.append(

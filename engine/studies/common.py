@@ -30,12 +30,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from engine.atomic import atomic_write
@@ -252,89 +249,29 @@ def summary(values) -> dict:
     }
 
 
-# A chunked ES loop for solutions that are not datasets ----------
-class EsLoop:
-    """Ask, evaluate, tell with any `engine.strategies.Strategy` in jitted chunks.
+# Evolution of solutions that are not run-store datasets ----------
+def evolve(driver, es_state, es_params, generations: int, on_chunk=None):
+    """Run an `engine.driver.EsDriver` from generation 0 to `generations`.
 
-    The same pattern as `engine.outer.Distiller`: the key of generation g is
-    fold_in(run_key, g); one `lax.scan` runs a chunk of generations. `fitness_fn(key,
-    population) -> (fitness, aux)` is maximised (minus it goes to evosax, which
-    minimises); `aux` is a per-member number logged as its mean.
+    Returns (state, rows, evals): `rows` one metrics dict per generation, `evals`
+    (generation, driver.evaluate(state, generation)) at generation 0, every
+    `driver.eval_every` generations and the end. `on_chunk(gen, rows, evals)` is
+    called after each chunk.
     """
+    rows: list[dict] = []
+    evals: list[tuple[int, Any]] = []
+    if driver.evaluate is not None:
+        evals.append((0, driver.evaluate(es_state, 0)))
 
-    def __init__(self, strategy, fitness_fn: Callable, seed: int, chunk: int):
-        self.strategy = strategy
-        self.fitness_fn = fitness_fn
-        self.chunk = chunk
-        self.run_key, self.init_key = jax.random.split(jax.random.PRNGKey(seed))
+    def progress(res):
+        rows.extend(res.metrics)
+        if res.evaluation is not None:
+            evals.append((res.generation, res.evaluation))
+        if on_chunk is not None:
+            on_chunk(res.generation, rows, evals)
 
-    def init(self, mean, params=None):
-        params = self.strategy.default_params() if params is None else params
-        return self.strategy.init(self.init_key, mean, params), params
-
-    def generation(self, es_state, es_params, gen):
-        from engine.outer import clean_fitness
-
-        key = jax.random.fold_in(self.run_key, gen)
-        k_ask, k_eval, k_tell = jax.random.split(key, 3)
-        population, es_state = self.strategy.ask(k_ask, es_state, es_params)
-        fitness, aux = self.fitness_fn(k_eval, population)
-        fitness, nan_count = clean_fitness(fitness)
-        es_state, _ = self.strategy.tell(
-            k_tell, population, -fitness, es_state, es_params
-        )
-        return es_state, {
-            "generation": gen + 1,
-            "fitness_mean": fitness.mean(),
-            "fitness_max": fitness.max(),
-            "fitness_min": fitness.min(),
-            "nan_count": nan_count,
-            "aux": jnp.nanmean(aux),
-        }
-
-    @partial(jax.jit, static_argnums=(0, 4))
-    def _chunk(self, es_state, es_params, start, length: int):
-        def body(state, gen):
-            return self.generation(state, es_params, gen)
-
-        return jax.lax.scan(body, es_state, start + jnp.arange(length, dtype=jnp.int32))
-
-    def run(
-        self,
-        es_state,
-        es_params,
-        generations: int,
-        eval_every: int,
-        eval_fn: Callable | None = None,
-        on_chunk: Callable | None = None,
-    ):
-        """Run `generations`; returns (state, rows, evals) where evals is a list of
-        (generation, eval_fn(state)) at every `eval_every` boundary and the end."""
-        rows: list[dict] = []
-        evals: list[tuple[int, Any]] = []
-        if eval_fn is not None:
-            evals.append((0, eval_fn(es_state, 0)))
-        gen = 0
-        while gen < generations:
-            length = min(self.chunk, generations - gen)
-            es_state, m = self._chunk(
-                es_state, es_params, jnp.asarray(gen, jnp.int32), length
-            )
-            m = jax.device_get(m)
-            rows += [
-                {k: float(np.asarray(v[i])) for k, v in m.items()}
-                for i in range(length)
-            ]
-            prev, gen = gen, gen + length
-            if eval_fn is not None and (
-                gen // eval_every > prev // eval_every or gen >= generations
-            ):
-                evals.append((gen, eval_fn(es_state, gen)))
-            if on_chunk is not None:
-                on_chunk(gen, rows, evals)
-        for r in rows:
-            r["generation"] = int(r["generation"])
-        return es_state, rows, evals
+    es_state, _, _ = driver.run(es_state, es_params, 0, generations, progress)
+    return es_state, rows, evals
 
 
 # HaDES runs inside a study ----------

@@ -9,8 +9,9 @@ network's loss on the real training set (minimised). The paper's MNIST file repo
 a train accuracy of 0.896; the test accuracy was never measured by its code.
 
 Here the ES is the same `engine.strategies.Strategy` (evosax OpenES) as HaDES runs,
-driven by `common.EsLoop`. The fitness uses a fresh random subsample of the training
-set each generation (common to all members), `inits` network inits per candidate.
+driven by `engine.driver.EsDriver`. The fitness uses a fresh random subsample of
+the training set each generation (common to all members), `inits` network inits
+per candidate.
 At the end, fresh networks trained on the final ES mean are scored on the full
 training and test sets; the same is done for the starting point (class means).
 
@@ -35,6 +36,7 @@ import numpy as np
 import optax
 
 from engine.config import OuterConfig
+from engine.driver import EsDriver
 from engine.figures.supervised import curve_figure, image_figure
 from engine.strategies import Strategy
 from engine.studies import common
@@ -411,7 +413,7 @@ def run_supervised(
     with common.StudyDir(NAME, params, runs_root) as sd:
         problem = SupervisedProblem(data, s)
         strategy = Strategy(outer_config(s), problem.template)
-        loop = common.EsLoop(strategy, problem.population_fitness, s.seed, s.chunk)
+        loop = EsDriver(strategy, problem.population_fitness, s.seed, s.chunk)
         start = class_means(data)
         es_state, es_params = loop.init({"images": jnp.asarray(start)})
         eval_key = jax.random.PRNGKey(s.seed + 10_000)
@@ -440,8 +442,9 @@ def run_supervised(
                 train_loss=evals[-1][1][0] if evals else None,
             )
 
-        es_state, rows, evals = loop.run(
-            es_state, es_params, s.generations, s.eval_every, eval_fn, on_chunk
+        loop.evaluate, loop.eval_every = eval_fn, s.eval_every
+        es_state, rows, evals = common.evolve(
+            loop, es_state, es_params, s.generations, on_chunk
         )
         final = np.asarray(strategy.get_mean(es_state)["images"])
         common.report(progress_fn, NAME, "evaluate", 0, 2)
