@@ -17,6 +17,7 @@ import time
 
 from engine.config import parse_overrides
 from engine.runs.errors import RunError
+from engine.runs.index import SORT_KEYS
 from engine.runs.store import RunStore, jsonable
 
 
@@ -433,16 +434,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--sort",
         default="created",
-        choices=(
-            "created",
-            "updated",
-            "best_fitness",
-            "mean_dataset_return",
-            "name",
-            "env",
-            "status",
-            "generation",
-        ),
+        choices=SORT_KEYS,
     )
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--json", action="store_true", help="print a JSON list")
