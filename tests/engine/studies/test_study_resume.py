@@ -107,20 +107,8 @@ def test_killed_study_resumes_to_the_uninterrupted_result(tmp_path):
 
 def test_runs_list_json_rows_carry_study_and_host(tmp_path):
     root = tmp_path / "runs"
-    res = _last_json(
-        hades(
-            "study",
-            "size-sweep",
-            *TINY[:2],
-            "--sizes",
-            "2",
-            *TINY[2:4],
-            "--generations",
-            "2",
-            "--json",
-            root=root,
-        )  # fmt: skip
-    )
+    args = [*TINY[4:], "--sizes", "2", "--generations", "2", "--population", "8"]
+    res = _last_json(hades("study", "size-sweep", *args, "--json", root=root))
     rows = json.loads(hades("runs", "list", "--json", root=root).stdout)
     assert [r["study"] for r in rows] == [res["study_id"]]
     assert rows[0]["host"] and rows[0]["sweep"] is None
