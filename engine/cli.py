@@ -210,7 +210,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
@@ -313,7 +313,7 @@ def make_parser() -> argparse.ArgumentParser:
     except ImportError:
         register_studies = None
     if register_studies is not None:
-        register_studies(sub)
+        register_studies(sub, argv)
     return parser
 
 
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         warnings.showwarning = _show_warning
     try:
-        parser = make_parser()
+        parser = make_parser(argv)
         if argv and argv[0] == "dashboard":
             args, extra = parser.parse_known_args(argv)
             return cmd_dashboard(args, extra)
