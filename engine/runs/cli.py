@@ -546,12 +546,12 @@ def register(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m engine.runs.cli runs list`): the `hades` CLI,
-    with its one error boundary."""
-    from engine.cli import main as hades_main
-
-    return hades_main(argv)
-
+    """Standalone entry (`python -m engine.runs.cli runs list`), without the error
+    boundary of `hades` (`engine.cli.main`, which this layer may not import)."""
+    parser = argparse.ArgumentParser(prog="hades")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
 
 if __name__ == "__main__":
     sys.exit(main())
