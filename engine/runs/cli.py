@@ -546,12 +546,18 @@ def register(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m engine.runs.cli runs list`), without the error
-    boundary of `hades` (`engine.cli.main`, which this layer may not import)."""
+    """Standalone entry (`python -m engine.runs.cli runs list`). The `hades`
+    command's error boundary is `engine.cli.main` (this layer may not import it);
+    here a RunError or a bad input still ends in one line, exit 2."""
     parser = argparse.ArgumentParser(prog="hades")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (RunError, ValueError, OSError) as e:
+        print(f"hades: {e}", file=sys.stderr)
+        return 2
+
 
 if __name__ == "__main__":
     sys.exit(main())
