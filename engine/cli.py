@@ -335,6 +335,9 @@ def make_parser() -> argparse.ArgumentParser:
         register_studies = None
     if register_studies is not None:
         register_studies(sub)
+    from engine.explain_cli import register as register_explain
+
+    register_explain(sub)
     return parser
 
 
