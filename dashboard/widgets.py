@@ -228,6 +228,7 @@ def describe(ds) -> None:
 
 
 TABS = ("Pictures", "Heatmap", "Labels", "Table", "Over generations")
+EXPLAIN_TAB = "Explain"
 
 
 def dataset_views(
@@ -238,14 +239,18 @@ def dataset_views(
     pictures_png: str | os.PathLike | None = None,
     history: bool = True,
     render: bool = True,
+    explain: bool = False,
 ) -> None:
-    """Pictures, heatmap, labels, table and (for sources with several checkpoints)
-    the states over generations. Only the open tab is computed."""
+    """Pictures, heatmap, labels, table, (for sources with several checkpoints)
+    the states over generations and (`explain`) the Explain tab. Only the open tab
+    is computed."""
     describe(ds)
     names = tables.feature_names(ds)
     lnames = tables.label_names(ds)
     multi = src is not None and history and len(snapshots(src)) > 1
     tab_names = list(TABS if multi else TABS[:-1])
+    if explain:
+        tab_names.append(EXPLAIN_TAB)
     tabs = st.tabs(tab_names, key=f"{key}.tab", on_change="rerun")
     raw_ok = ds.obs_mean is not None or ds.obs_norm == "none"
     with tabs[0]:
@@ -271,6 +276,12 @@ def dataset_views(
         with tabs[4]:
             if tabs[4].open:
                 _history(src, key, names)
+    if explain:
+        with tabs[-1]:
+            if tabs[-1].open:
+                from dashboard import explain_view
+
+                explain_view.explain_tab(ds, src, key=f"{key}.explain")
 
 
 def _heatmap(ds, key, names, lnames, raw_ok) -> None:

@@ -134,9 +134,15 @@ def cmd_import(args) -> int:
 def cmd_render(args) -> int:
     from engine import render
 
+    if args.states + args.rollout + args.talk != 1:
+        raise SystemExit(
+            "hades render: give exactly one of --states, --rollout, --talk"
+        )
+    if args.talk:
+        from engine.talk_cli import cmd_talk
+
+        return cmd_talk(args)
     ds = load_any_dataset(args.source, args.runs)
-    if args.states == args.rollout:
-        raise SystemExit("hades render: give exactly one of --states or --rollout")
     if args.states:
         out = args.out or "dataset.png"
         render.render_states(ds, out)
@@ -304,6 +310,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="A dataset .npz, a paper .pkl, or a run id.")
     p.add_argument("--states", action="store_true", help="PNG of every state.")
     p.add_argument("--rollout", action="store_true", help="Video of a policy.")
+    p.add_argument(
+        "--talk",
+        action="store_true",
+        help="Talk clip of a run: its dataset over the checkpoints beside the "
+        "fitness curve, then a policy trained on the final dataset.",
+    )
+    p.add_argument("--gif", action="store_true", help="With --talk: a GIF as well.")
     p.add_argument("--out", help="Output file (.png, .mp4 or .gif).")
     p.add_argument("--seed", type=int, default=0, help="Policy init seed.")
     p.add_argument("--frame-cap", type=int, default=300, help="Most frames kept.")

@@ -594,6 +594,7 @@ def _coverage(ds, vis, raw, owner, take, n_mean, n_var):
         "visited_2d": np.asarray(project(sub), np.float64).round(5).tolist(),
         "visited_policy": np.asarray(owner[take]).tolist(),
         "synthetic_2d": np.asarray(project(synth), np.float64).round(5).tolist(),
+        "nearest_2d": np.asarray(project(vis[idx]), np.float64).round(5).tolist(),
         "explained_variance": _floats(ratio),
         "nearest_index": np.asarray(idx).tolist(),
         "nearest_distance": _floats(dist),

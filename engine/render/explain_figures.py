@@ -219,6 +219,9 @@ def coverage(res: dict, out_dir) -> dict:
     ax.scatter(
         syn[:, 0], syn[:, 1], s=90, color="#d62728", marker="*", label="synthetic"
     )
+    near = np.asarray(cov.get("nearest_2d") or np.zeros((0, 2)))
+    for (a, b), (c, d) in zip(syn, near, strict=False):
+        ax.plot([a, c], [b, d], color="#d62728", lw=0.8, ls=":")
     for i, (a, b) in enumerate(syn):
         d = cov["nearest_distance"][i]
         ax.annotate(f"{i}: {d:.2f}", (a, b), xytext=(5, 4), textcoords="offset points")
@@ -245,11 +248,9 @@ def coverage(res: dict, out_dir) -> dict:
     return _save(fig, data, out_dir, "coverage")
 
 
-def nearest_pictures(ds, res: dict, out_dir) -> dict:
+def nearest_image(ds, res: dict, cell: int = 160) -> np.ndarray:
     """Each synthetic state (top row) above its nearest visited state (bottom),
-    drawn as the environment shows them; returns {} when nothing can be drawn."""
-    from PIL import Image
-
+    drawn as the environment shows them, with a title band: (H, W, 3) uint8."""
     from engine.dataset import Dataset
     from engine.render import text
     from engine.render.states import state_images
@@ -276,7 +277,7 @@ def nearest_pictures(ds, res: dict, out_dir) -> dict:
         ds.obs_var,
         dict(ds.meta),
     )
-    size = (160, 160)
+    size = (cell, cell)
     top = state_images(ds, size, raw=syn_raw)
     bottom = [
         text.caption(img, [f"nearest visited: distance {d:.2f}"], 12)
@@ -303,18 +304,27 @@ def nearest_pictures(ds, res: dict, out_dir) -> dict:
     )
     lines = text.wrap(head.split(" "), grid.shape[1] - 16, 13, " ")
     band = text.caption(np.full((2, grid.shape[1], 3), 255, np.uint8), lines, 13)
-    grid = np.concatenate([band, grid], axis=0)
+    return np.concatenate([band, grid], axis=0)
+
+
+def nearest_pictures(ds, res: dict, out_dir) -> dict:
+    """`nearest_image` as nearest.png (+ nearest.json: the distances)."""
+    from PIL import Image
+
+    img = nearest_image(ds, res)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "nearest.png"
-    Image.fromarray(grid).save(png, format="PNG", optimize=True)
+    Image.fromarray(img).save(png, format="PNG", optimize=True)
     js = out_dir / "nearest.json"
+    cov = res["coverage"]
     js.write_text(
         json.dumps(
             {
                 "note": "top: synthetic states with their labels; bottom: the "
                 "nearest visited state with the trained policy's action there",
                 "nearest_distance": cov["nearest_distance"],
+                "nearest_index": cov["nearest_index"],
             },
             indent=1,
         )
