@@ -126,21 +126,26 @@ def _fit(img: np.ndarray, box: tuple[int, int], bg=(255, 255, 255)) -> np.ndarra
 
 
 def dataset_panel(ds: Dataset, raw: np.ndarray, box: tuple[int, int]) -> np.ndarray:
-    """The states of `ds` as a grid of labelled pictures fitted into `box`."""
+    """The states of `ds` as a grid of labelled pictures fitted into `box`, with
+    the column count that draws them largest."""
     from engine.render.states import state_images
 
     n = ds.size
-    cols = n if n <= 4 else max(4, math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / cols)
-    cell = int(min(box[0] / cols, box[1] / rows * 0.8))
-    cell = max(60, min(240, cell))
+    cell = 200 if n <= 4 else 140 if n <= 16 else 100
     cells = state_images(ds, (cell, cell), raw=raw)
     ch = max(c.shape[0] for c in cells)
     cw = max(c.shape[1] for c in cells)
     pad = 6
-    grid = Image.new(
-        "RGB", (cols * cw + (cols + 1) * pad, rows * ch + (rows + 1) * pad), "white"
+
+    def shape(cols):
+        rows = math.ceil(n / cols)
+        return cols * cw + (cols + 1) * pad, rows * ch + (rows + 1) * pad
+
+    cols = max(
+        range(1, n + 1),
+        key=lambda c: min(box[0] / shape(c)[0], box[1] / shape(c)[1]),
     )
+    grid = Image.new("RGB", shape(cols), "white")
     for k, c in enumerate(cells):
         r, q = divmod(k, cols)
         grid.paste(Image.fromarray(c), (pad + q * (cw + pad), pad + r * (ch + pad)))
@@ -267,9 +272,7 @@ def talk_frames(
     say(0.55, "training a policy on the final dataset and rolling it out")
     from engine.render.episode import rollout_frames
 
-    rframes, rinfo = rollout_frames(
-        final, seed=seed, frame_cap=frame_cap, size=(320, 240)
-    )
+    rframes, rinfo = rollout_frames(final, seed=seed, frame_cap=frame_cap, size=box_l)
     say(0.85, "composing the rollout")
     rframes = resample(rframes, rinfo["fps"], fps)
     sub = (
