@@ -85,6 +85,7 @@ def format_table(summary: dict) -> str:
 def cmd_explain(args) -> int:
     from engine.cli import _overrides, _print_json, _setup_jax, load_any_dataset
     from engine.explain import ExplainError, explain_dataset
+    from engine.runs.errors import RunError
 
     try:
         ecfg = config_from_args(args)
@@ -97,7 +98,7 @@ def cmd_explain(args) -> int:
                 print(f"[{100 * frac:3.0f}%] {msg}", file=sys.stderr, flush=True)
 
         res = explain_dataset(ds, ecfg, _overrides(args.set), progress)
-    except ExplainError as e:
+    except (ExplainError, RunError) as e:  # RunError: not a ValueError
         print(f"hades explain: {e}", file=sys.stderr)
         return 2
     summary = res.summary()

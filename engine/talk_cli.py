@@ -106,6 +106,7 @@ def gather(ref: str, runs_root: str | None, limit: int | None = None):
 def cmd_talk(args) -> int:
     from engine.render.talk import TalkError, render_talk
     from engine.render.video import MP4_SUFFIXES
+    from engine.runs.errors import RunError
 
     out = Path(args.out or "talk.mp4")
     if out.suffix.lower() not in (*MP4_SUFFIXES, ".gif"):
@@ -123,7 +124,7 @@ def cmd_talk(args) -> int:
             frame_cap=args.frame_cap,
             progress_fn=lambda f, m: print(f"[{100 * f:3.0f}%] {m}", file=sys.stderr),
         )
-    except TalkError as e:
+    except (TalkError, RunError) as e:  # RunError: not a ValueError
         print(f"hades render: {e}", file=sys.stderr)
         return 2
     print(f"wrote {info['path']}" + (f" and {info['gif']}" if info.get("gif") else ""))
