@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import sources
+from engine.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,6 @@ def load_result(path: Path) -> dict | None:
     return data
 
 
-def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def talk_path(src: sources.Source, store=None, runs_root: Path | None = None) -> Path:
     """Where the talk clip of `src` is (bundled for demos) or will be written."""
     if src.kind == "demo":
@@ -121,7 +115,8 @@ def compute_explain(ds, settings: dict, overrides: dict | None, path: Path, prog
 
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     res = explain_dataset(ds, ExplainConfig(**kw), overrides or None, progress)
-    write_json(path, res.to_dict())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, res.to_dict(), indent=None)
     return path
 
 

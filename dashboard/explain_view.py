@@ -27,9 +27,6 @@ POLL_SECONDS = 1.0
 
 @st.cache_resource(show_spinner=False)
 def _manager():
-    from engine.jax_setup import enable_compilation_cache
-
-    enable_compilation_cache()
     return tasks.TaskManager(nice_fn=app_state.yield_cpu_to_ui)
 
 
@@ -183,14 +180,14 @@ def draw_result(res: dict, ds, path: Path, src, key: str) -> None:
         + f" policies per variant, {t.get('variant_count', '?')} variants; "
         f"computed in {m.fmt_seconds(t.get('total'))}. Cached: `{path}`."
     )
-    widgets.plotly(cx.importance_figure(res, uirevision=f"{key}.imp"), f"{key}.imp")
-    widgets.plotly(cx.label_figure(res, uirevision=f"{key}.lab"), f"{key}.lab")
+    for name in ("importance", "label_sensitivity"):
+        widgets.plotly(cx.figure(name, res, f"{key}.{name}"), f"{key}.{name}")
     c1, c2 = st.columns(2)
     with c1:
-        widgets.plotly(cx.policy_map_figure(res, uirevision=f"{key}.map"), f"{key}.map")
+        widgets.plotly(cx.figure("policy_map", res, f"{key}.map"), f"{key}.map")
         st.caption(res["policy_map"].get("note", ""))
     with c2:
-        widgets.plotly(cx.coverage_figure(res, uirevision=f"{key}.cov"), f"{key}.cov")
+        widgets.plotly(cx.figure("coverage", res, f"{key}.cov"), f"{key}.cov")
         cov = res["coverage"]
         st.caption(
             f"{cov['visited_count']} visited states ({cov['space']}); visited "
@@ -218,7 +215,7 @@ def _nearest_pictures(res, ds, path, src, key) -> None:
         try:
             from PIL import Image
 
-            from engine.render.explain_figures import nearest_image
+            from engine.render.nearest import nearest_image
 
             with st.spinner("Drawing the synthetic and nearest visited states..."):
                 img = nearest_image(ds, res, cell=140)

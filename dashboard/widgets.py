@@ -183,12 +183,6 @@ def load_dataset(src: sources.Source, generation: int | None = None):
 
         errors += (RunError,)
     try:
-        if sources.needs_compute(src, generation, _store_for(src)):
-            with st.spinner(
-                f"Rebuilding the mean dataset of generation {generation} "
-                "from its checkpoint..."
-            ):
-                return _cached(src, generation)
         return _cached(src, generation)
     except errors as e:
         st.warning(str(e))
@@ -239,17 +233,17 @@ def dataset_views(
     pictures_png: str | os.PathLike | None = None,
     history: bool = True,
     render: bool = True,
-    explain: bool = False,
+    explain=None,
 ) -> None:
     """Pictures, heatmap, labels, table, (for sources with several checkpoints)
-    the states over generations and (`explain`) the Explain tab. Only the open tab
-    is computed."""
+    the states over generations and, with `explain(ds, src, key)`, an Explain tab
+    drawn by that function. Only the open tab is computed."""
     describe(ds)
     names = tables.feature_names(ds)
     lnames = tables.label_names(ds)
     multi = src is not None and history and len(snapshots(src)) > 1
     tab_names = list(TABS if multi else TABS[:-1])
-    if explain:
+    if explain is not None:
         tab_names.append(EXPLAIN_TAB)
     tabs = st.tabs(tab_names, key=f"{key}.tab", on_change="rerun")
     raw_ok = ds.obs_mean is not None or ds.obs_norm == "none"
@@ -276,12 +270,10 @@ def dataset_views(
         with tabs[4]:
             if tabs[4].open:
                 _history(src, key, names)
-    if explain:
+    if explain is not None:
         with tabs[-1]:
             if tabs[-1].open:
-                from dashboard import explain_view
-
-                explain_view.explain_tab(ds, src, key=f"{key}.explain")
+                explain(ds, src, key=f"{key}.explain")
 
 
 def _heatmap(ds, key, names, lnames, raw_ok) -> None:

@@ -15,16 +15,6 @@ from pathlib import Path
 from engine import config as config_lib
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise config_lib.ConfigError(p, p, "use --set section.field=value")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def _set_help() -> str:
     docs = config_lib.all_field_docs()
     lines = [f"  {k}: {v}" for k, v in docs.items()]
@@ -33,14 +23,6 @@ def _set_help() -> str:
 
 def _print_json(obj) -> None:
     print(json.dumps(obj, default=float))
-
-
-def _setup_jax() -> None:
-    """Persistent compilation cache in a user cache dir (second launch skips most
-    compile time)."""
-    from engine.jax_setup import enable_compilation_cache
-
-    enable_compilation_cache()
 
 
 # distill ------------------------------------------------------------
@@ -57,7 +39,7 @@ def build_config(args) -> config_lib.HadesConfig:
         ov["seed"] = args.seed
     if args.strategy is not None:
         ov["outer.strategy"] = args.strategy
-    ov.update(_overrides(args.set))
+    ov.update(config_lib.parse_overrides(args.set))
     return cfg.with_overrides(ov) if ov else cfg
 
 
@@ -66,43 +48,31 @@ def cmd_distill(args) -> int:
     from engine.runs.cli import run_foreground
 
     cfg = build_config(args)
-    _setup_jax()
     runner = Runner.create(cfg, root=args.runs, name=args.name or "")
     return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
 
 # evaluate ------------------------------------------------------------
-def load_any_dataset(path: str, runs_root: str | None = None):
-    """A dataset from an .npz, a paper pickle, or a run id/dir."""
-    from engine import dataset as ds_lib
+def _load_dataset(ref: str, runs_root: str | None):
+    """`engine.dataset_ref.load_dataset_ref`, its import notes on stderr."""
+    from engine.dataset_ref import load_dataset_ref
 
-    p = Path(path)
-    if p.suffix == ".pkl":
-        from engine.paper_import import import_paper
-
-        ds, notes = import_paper(p)
-        for n in notes:
-            print(f"note: {n}", file=sys.stderr)
-        return ds
-    if p.is_file():
-        return ds_lib.load(p)
-    from engine.runs import RunStore, default_root
-
-    store = RunStore(runs_root or default_root())
-    return ds_lib.load(store.resolve(path) / "dataset.npz")
+    ds, notes = load_dataset_ref(ref, runs_root)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    return ds
 
 
 def cmd_evaluate(args) -> int:
     from engine.evaluate import evaluate_dataset
 
-    _setup_jax()
-    ds = load_any_dataset(args.dataset, args.runs)
+    ds = _load_dataset(args.dataset, args.runs)
     res = evaluate_dataset(
         ds,
         inits=args.inits,
         seed=args.seed,
         random_inits=args.random_inits,
-        overrides=_overrides(args.set),
+        overrides=config_lib.parse_overrides(args.set),
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -142,7 +112,7 @@ def cmd_render(args) -> int:
         from engine.talk_cli import cmd_talk
 
         return cmd_talk(args)
-    ds = load_any_dataset(args.source, args.runs)
+    ds = _load_dataset(args.source, args.runs)
     if args.states:
         out = args.out or "dataset.png"
         render.render_states(ds, out)
@@ -243,7 +213,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
@@ -347,7 +317,7 @@ def make_parser() -> argparse.ArgumentParser:
     except ImportError:
         register_studies = None
     if register_studies is not None:
-        register_studies(sub)
+        register_studies(sub, argv)
     from engine.explain_cli import register as register_explain
 
     register_explain(sub)
@@ -356,17 +326,20 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser()
+    parser = make_parser(argv)
     if argv and argv[0] == "dashboard":
         args, extra = parser.parse_known_args(argv)
         return cmd_dashboard(args, extra)
     args = parser.parse_args(argv)
+    import engine
+
+    engine.setup()  # the runtime every command runs under (engine.runtime)
     try:
         return int(args.func(args) or 0)
     except config_lib.ConfigError as e:
         print(f"hades: invalid config: {e}", file=sys.stderr)
         return 2
-    except (ValueError, OSError, KeyError) as e:
+    except (ValueError, OSError, KeyError, RuntimeError) as e:  # RunError too
         name = type(e).__name__
         if name in ("DatasetError", "PaperImportError", "RunError", "ConfigError"):
             print(f"hades: {e}", file=sys.stderr)

@@ -586,7 +586,7 @@ def _coverage(ds, vis, raw, owner, take, n_mean, n_var):
     idx, dist = nearest(synth, vis)
     spacing = typical_spacing(sub)
     project = lambda x: (x - centre) @ axes.T  # noqa: E731
-    synth_raw = normalize.unapply(synth, n_mean, n_var)
+    synth_raw = synth * jnp.sqrt(n_var + normalize.EPS) + n_mean
     cov = {
         "space": "normalised observations (the policy's input)",
         "norm": ds.obs_norm,

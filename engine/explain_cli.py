@@ -3,7 +3,8 @@
 Flags come from `engine.explain.ExplainConfig` (their help is the field's
 docstring). `--json` prints one object last (env, size, full_return, pairs with
 index, without_return, alone_return, label_sensitivity); `--out DIR` writes
-explain.json (the whole result) and the figures (PNG + the JSON of their numbers).
+explain.json (the whole result), the figures (`engine.figures.explain`: each a
+plotly spec .json and a .png) and nearest.png (synthetic and nearest visited states).
 """
 
 from __future__ import annotations
@@ -83,21 +84,23 @@ def format_table(summary: dict) -> str:
 
 
 def cmd_explain(args) -> int:
-    from engine.cli import _overrides, _print_json, _setup_jax, load_any_dataset
+    from engine.config import parse_overrides
+    from engine.dataset_ref import load_dataset_ref
     from engine.explain import ExplainError, explain_dataset
     from engine.runs.errors import RunError
 
     try:
         ecfg = config_from_args(args)
-        ds = load_any_dataset(args.dataset, args.runs)
-        _setup_jax()
+        ds, notes = load_dataset_ref(args.dataset, args.runs)
+        for n in notes:
+            print(f"note: {n}", file=sys.stderr)
         quiet = args.json and not args.verbose
 
         def progress(frac, msg):
             if not quiet:
                 print(f"[{100 * frac:3.0f}%] {msg}", file=sys.stderr, flush=True)
 
-        res = explain_dataset(ds, ecfg, _overrides(args.set), progress)
+        res = explain_dataset(ds, ecfg, parse_overrides(args.set), progress)
     except (ExplainError, RunError) as e:  # RunError: not a ValueError
         print(f"hades explain: {e}", file=sys.stderr)
         return 2
@@ -108,24 +111,32 @@ def cmd_explain(args) -> int:
         written = write_outputs(ds, res, args.out)
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     if args.json:
-        _print_json(summary)
+        print(json.dumps(summary, default=float))
     return 0
 
 
 def write_outputs(ds, res, out_dir) -> list[str]:
-    """explain.json and the figures in `out_dir`; the paths written."""
-    from engine.render import explain_figures
+    """explain.json, every figure (`engine.figures.explain`: spec JSON + PNG) and
+    the pictures of the nearest visited states in `out_dir`; the paths written."""
+    from engine.atomic import write_json
+    from engine.figures import explain as explain_figures
+    from engine.figures import save_figure
+    from engine.render.nearest import nearest_pictures
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = res.to_dict()
-    (out / "explain.json").write_text(json.dumps(data))
-    figs = explain_figures.write_all(data, out, ds)
+    write_json(out / "explain.json", data, indent=None)
     paths = [str(out / "explain.json")]
-    for name, info in figs.items():
-        if "error" in info:
-            print(f"note: no {name} figure: {info['error']}", file=sys.stderr)
-        paths += [v for k, v in info.items() if k in ("png", "json")]
+    for name, spec in explain_figures.figures(data).items():
+        info = save_figure(spec, out, name)
+        if info.get("png_error"):
+            print(f"note: no {name}.png: {info['png_error']}", file=sys.stderr)
+        paths += [v for k, v in info.items() if k in ("png", "json") and v]
+    try:
+        paths += list(nearest_pictures(ds, data, out).values())
+    except Exception as e:  # noqa: BLE001 - no GL for Brax pictures, ...
+        print(f"note: no nearest.png: {type(e).__name__}: {e}", file=sys.stderr)
     return paths
 
 

@@ -2,8 +2,8 @@
 
 RUN is a run id (or folder) of the run store, or a folder laid out like a bundled
 demo item (``history/g<generation>.npz``, ``dataset.npz``, ``metrics.jsonl``). The
-stills come from the run's checkpoints (each rebuilt from its ES state) and its
-current dataset; `engine.render.talk` draws them.
+stills come from the datasets kept beside the run's checkpoints and its current
+dataset; `engine.render.talk` draws them.
 """
 
 from __future__ import annotations
@@ -56,12 +56,13 @@ def folder_inputs(folder: Path, limit: int):
 
 
 def run_inputs(store, ref: str, limit: int):
-    """(snapshots, rows) of a run of the store: its checkpoints and dataset.npz."""
+    """(snapshots, rows) of a run of the store: the datasets kept beside its
+    checkpoints, and dataset.npz."""
     from engine import dataset as ds_lib
     from engine.render.talk import TalkError, select_generations
 
     run_dir = store.resolve(ref)
-    ckpts = [g for g, _ in store.checkpoints(run_dir)]
+    ckpts = store.dataset_generations(run_dir)  # checkpoints that keep a dataset
     if not ckpts:
         raise TalkError(
             f"run {run_dir.name} has no checkpoints: the talk clip shows the dataset "

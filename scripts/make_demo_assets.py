@@ -218,10 +218,10 @@ def main(argv=None) -> int:
         help="only redo explain.json and talk.mp4 of the existing items",
     )
     args = p.parse_args(argv)
-    from engine.jax_setup import enable_compilation_cache
+    import engine
     from engine.runs import RunStore
 
-    enable_compilation_cache()
+    engine.setup()
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
     manifest_path = out_root / "manifest.json"

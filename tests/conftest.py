@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("HADES_JAX_CACHE", "0")
 
+import engine  # noqa: E402
+
+# The test configuration is an entry point: the same runtime as the CLI.
+engine.setup()
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +48,25 @@ def tiny_cartpole(**overrides):
 @pytest.fixture
 def tiny_cfg():
     return tiny_cartpole()
+
+
+class CompileCounter:
+    """Counts XLA compilations (JAX's public monitoring events) while active."""
+
+    def __init__(self):
+        self.count = 0
+        self.active = True
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        if self.active and event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+@pytest.fixture
+def compile_counter():
+    import jax.monitoring
+
+    counter = CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(counter)
+    yield counter
+    counter.active = False  # JAX offers no unregister; the listener goes idle

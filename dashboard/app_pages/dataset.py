@@ -5,8 +5,8 @@ why they work (Explain); a talk clip of a run to download."""
 
 import streamlit as st
 
+from dashboard import explain_view, widgets
 from dashboard import state as app_state
-from dashboard import widgets
 
 st.title("Dataset")
 widgets.sidebar()
@@ -23,7 +23,12 @@ if src.kind == "demo":
     if ds.spec.family == "brax" and (not final or gen in (None, final[-1])):
         png = widgets.demo_states_png(src)
 widgets.dataset_views(
-    ds, key="dataset", src=src, generation=gen, pictures_png=png, explain=True
+    ds,
+    key="dataset",
+    src=src,
+    generation=gen,
+    pictures_png=png,
+    explain=explain_view.explain_tab,
 )
 
 st.divider()
@@ -41,6 +46,4 @@ c1.download_button(
 with c2:
     app_state.page_link("rollouts", "Train policies on it")
 with c3:
-    from dashboard import explain_view
-
     explain_view.talk_clip_button(src, key="dataset")

@@ -11,7 +11,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 
 
 class BraxEnv:
