@@ -123,13 +123,19 @@ def _numeric(values) -> bool:
 
 
 def _styled_markers(tr: dict) -> bool:
-    """Markers drawn one by one: a colour per point, a symbol, or text labels."""
+    """Markers drawn one by one (numeric axes): a colour per point, a symbol, or
+    text labels."""
     marker = tr.get("marker") or {}
     mode = tr.get("mode") or "lines+markers"
-    return "lines" not in mode and (
-        isinstance(marker.get("color"), list | tuple)
-        or marker.get("symbol") is not None
-        or "text" in mode
+    numeric = _numeric(tr.get("x")) and _numeric(tr.get("y"))
+    return (
+        numeric
+        and "lines" not in mode
+        and (
+            isinstance(marker.get("color"), list | tuple)
+            or marker.get("symbol") is not None
+            or "text" in mode
+        )
     )
 
 
@@ -156,7 +162,7 @@ def _scatter_points(ax, tr: dict, color, label) -> None:
     ax.scatter(
         x,
         y,
-        s=size**2 * 0.8,
+        s=size**2 * 0.5,
         marker=_SYMBOLS.get(marker.get("symbol"), "o"),
         edgecolors=_colour(edge) if edge else "none",
         linewidths=(marker.get("line") or {}).get("width", 0.8) if edge else 0,

@@ -38,7 +38,9 @@ def _charts(at: AppTest) -> list[dict]:
 
 
 def _titles(at: AppTest) -> list[str]:
-    return [(c["layout"].get("title") or {}).get("text", "") for c in _charts(at)]
+    return [
+        (c["layout"].get("title") or {}).get("text", "").lower() for c in _charts(at)
+    ]
 
 
 def _open_explain(at: AppTest, source: str) -> AppTest:
@@ -55,7 +57,7 @@ def _compute(at: AppTest, timeout: float = 300) -> None:
     _ok(at)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any("Pair importance" in t for t in _titles(at)):
+        if any("pair importance" in t for t in _titles(at)):
             return
         assert "Explain failed" not in _text(at), _text(at)
         time.sleep(1.0)
@@ -66,7 +68,7 @@ def _compute(at: AppTest, timeout: float = 300) -> None:
 
 def _assert_result(at: AppTest) -> None:
     titles = _titles(at)
-    for what in ("Pair importance", "Label sensitivity", "Policy map", "Coverage"):
+    for what in ("pair importance", "label sensitivity", "policy", "coverage"):
         assert any(what in t for t in titles), (what, titles)
     assert "Removing **pair" in _text(at)
     assert at.get("image"), "pictures of synthetic and nearest visited states"
@@ -104,7 +106,7 @@ def test_explain_tab_run_computes_in_background_and_caches(env):
     assert not explain_view.manager().running()
     # A fresh session reads the cache: the result shows without any button
     at2 = _open_explain(_page("dataset"), f"run:{env['run']}")
-    assert any("Pair importance" in t for t in _titles(at2))
+    assert any("pair importance" in t for t in _titles(at2))
     assert not [b for b in at2.button if b.key == "dataset.explain.go"]
 
 

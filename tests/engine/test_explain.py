@@ -251,7 +251,7 @@ def test_bad_inputs_one_line_errors(tmp_path):
         (("explain", path), "nothing to remove"),
         (("explain", ds_lib.save(_tiny_dataset(), tmp_path / "four.npz"),
           "--dims", "0,9"), "out of range"),
-        (("explain", str(tmp_path / "missing.npz")), "no run"),
+        (("explain", str(tmp_path / "missing.npz")), "no such file"),
         (("explain", path, "--dims", "a,b"), "comma-separated"),
     ]  # fmt: skip
     for args, words in cases:
