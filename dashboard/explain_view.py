@@ -8,10 +8,8 @@ bar every second and reruns the page when it ends.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
-import typing
 from pathlib import Path
 
 import streamlit as st
@@ -41,15 +39,14 @@ def _store(src):
 
 # Settings ----------
 def settings_form(ds, key: str) -> dict | None:
-    """Explain settings, one widget per `ExplainConfig` field (help: its docstring).
+    """Explain settings, one widget per `ExplainConfig` field (help: its docstring;
+    `engine.studies.params.fields_of`, as the Studies page's forms).
 
     Returns the settings as JSON values, or None after showing why they are invalid.
     """
-    from engine.config import field_docs
     from engine.explain import ExplainConfig, ExplainError, check
+    from engine.studies.params import StudyError, fields_of, parse_field
 
-    docs = field_docs(ExplainConfig)
-    hints = typing.get_type_hints(ExplainConfig)
     defaults = tasks.default_settings()
     spec = ds.spec
     skip = set()
@@ -59,6 +56,7 @@ def settings_form(ds, key: str) -> dict | None:
         skip.add("label_scales")
     if spec.family != "classic":
         skip |= {"dims", "hold", "grid"}
+    infos = [f for f in fields_of(ExplainConfig) if f.name not in skip]
     state_key = f"{key}.settings"
     current = st.session_state.get(state_key, defaults)
     with st.expander("Settings", expanded=False):
@@ -70,34 +68,28 @@ def settings_form(ds, key: str) -> dict | None:
         with st.form(f"{key}.form", border=False):
             cols = st.columns(4)
             values = {}
-            shown = [f for f in dataclasses.fields(ExplainConfig) if f.name not in skip]
-            for i, f in enumerate(shown):
+            for i, f in enumerate(infos):
                 col = cols[i % 4]
                 label = f.name.replace("_", " ")
                 v = current.get(f.name, defaults[f.name])
-                hint = hints[f.name]
-                if hint is bool:
-                    values[f.name] = col.checkbox(
-                        label, value=bool(v), help=docs[f.name]
-                    )
-                elif typing.get_origin(hint) is tuple:
+                if f.kind == "bool":
+                    values[f.name] = col.checkbox(label, value=bool(v), help=f.doc)
+                elif f.kind in ("ints", "floats"):
                     values[f.name] = col.text_input(
-                        label, value=",".join(str(x) for x in v), help=docs[f.name]
+                        label, value=",".join(str(x) for x in v), help=f.doc
                     )
                 else:
                     values[f.name] = col.number_input(
-                        label, value=int(v), step=1, help=docs[f.name]
+                        label, value=int(v), step=1, help=f.doc
                     )
             apply = st.form_submit_button("Apply settings")
     if apply:
         try:
             new = dict(defaults)
-            for name, v in values.items():
-                if isinstance(v, str):
-                    kind = typing.get_args(hints[name])[0]
-                    v = [kind(x) for x in v.split(",") if x.strip()]
-                new[name] = v
-        except ValueError as e:
+            for f in infos:
+                v = parse_field(f, values[f.name])
+                new[f.name] = list(v) if isinstance(v, tuple) else v
+        except StudyError as e:
             st.error(f"Invalid settings: {e}")
             return None
         st.session_state[state_key] = current = new

@@ -44,6 +44,7 @@ from jax.sharding import PartitionSpec
 from engine import normalize
 from engine.config import HadesConfig
 from engine.dataset import Dataset
+from engine.envs.registry import get_spec
 from engine.evaluate import config_for_dataset, init_keys_for, uses_legacy_rng
 from engine.fitness import Problem, legacy_rng
 from engine.rollout import ObsNorm, reduce_returns, rollout
@@ -66,7 +67,7 @@ class ExplainConfig:
     """Ignore a HaDES-F dataset's fixed init and use random inits."""
     label_scales: tuple[float, ...] = (-1.0, 0.0, 2.0)
     """Continuous labels: label sensitivity multiplies a pair's label by each of
-    these (comma-separated)."""
+    these."""
     dims: tuple[int, ...] = ()
     """Policy map (classic control): the two state dimensions of the grid, as I,J
     (default: the two along which the synthetic states spread most, in units of the
@@ -198,7 +199,7 @@ class Program:
 
     def __init__(self, cfg: HadesConfig):
         self.cfg = cfg
-        spec_size = int(np.prod(_spec(cfg).obs_shape))
+        spec_size = get_spec(cfg.env.name).obs_size
         dummy = (
             (np.zeros(spec_size, np.float32), np.ones(spec_size, np.float32))
             if cfg.env.normalize == "constant"
@@ -207,7 +208,7 @@ class Program:
         self.problem = Problem(cfg, *dummy, devices=jax.local_devices()[:1])
         self.mode = cfg.env.normalize
         # Variants are independent, like ES members: on CPU they are sharded over
-        # the per-core devices (engine/__init__.py), padded to a multiple of them.
+        # the per-core devices (`engine.runtime`), padded to a multiple of them.
         self.devices = jax.local_devices()
         self._variants_jit = jax.jit(self._sharded_variant_returns)
         self.visited = jax.jit(self._visited, static_argnums=(6,))
@@ -280,8 +281,9 @@ class Program:
         """Policies trained on the whole dataset, their rollouts' observations.
 
         Returns (params stacked over policies, visited normalised (M, D), visited
-        raw (M, D), the policy index of each visited state (M,), normalisation
-        (mean, var) used (D,) each)."""
+        raw (M, D), the policy index of each visited state (M,), the indices of
+        at most `max_points` evenly spread visited states, and the normalisation
+        (mean, var) used, (D,) each)."""
         p, f = self.problem, self.cfg.fitness
         norm = self._norm(mean, var)
         weights = jnp.ones(states.shape[0], jnp.float32)
@@ -325,12 +327,6 @@ class Program:
             return jnp.argmax(logits, -1), jax.nn.softmax(logits, -1)
         mean, _ = p.policy.apply(params, x)
         return jnp.zeros(x.shape[0], jnp.int32), mean
-
-
-def _spec(cfg: HadesConfig):
-    from engine.envs.registry import get_spec
-
-    return get_spec(cfg.env.name)
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,57 +10,26 @@ plotly spec .json and a .png) and nearest.png (synthetic and nearest visited sta
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import typing
 from pathlib import Path
-
-from engine.config import field_docs
-
-
-def _tuple_of(kind):
-    def parse(text: str):
-        try:
-            return tuple(kind(x) for x in text.split(",") if x.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a comma-separated list of {kind.__name__}s"
-            ) from None
-
-    return parse
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per `ExplainConfig` field (bool: a switch; tuple: comma list)."""
+    """One flag per `ExplainConfig` field, its help the field's docstring (the
+    studies' dataclass-to-flags helper)."""
     from engine.explain import ExplainConfig
+    from engine.studies.params import add_flags
 
-    docs = field_docs(ExplainConfig)
-    hints = typing.get_type_hints(ExplainConfig)
-    for f in dataclasses.fields(ExplainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        hint = hints[f.name]
-        if hint is bool:
-            p.add_argument(flag, action="store_true", help=docs.get(f.name))
-        elif typing.get_origin(hint) is tuple:
-            kind = typing.get_args(hint)[0]
-            p.add_argument(
-                flag,
-                type=_tuple_of(kind),
-                default=f.default,
-                metavar="A,B",
-                help=docs.get(f.name),
-            )
-        else:
-            p.add_argument(flag, type=hint, default=f.default, help=docs.get(f.name))
+    add_flags(p, ExplainConfig)
 
 
 def config_from_args(args):
+    """The `ExplainConfig` given on the command line (the rest stay defaults)."""
     from engine.explain import ExplainConfig
+    from engine.studies.params import from_args
 
-    return ExplainConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(ExplainConfig)}
-    )
+    return from_args(ExplainConfig, args)
 
 
 def format_table(summary: dict) -> str:
@@ -88,6 +57,7 @@ def cmd_explain(args) -> int:
     from engine.dataset_ref import load_dataset_ref
     from engine.explain import ExplainError, explain_dataset
     from engine.runs.errors import RunError
+    from engine.studies.params import StudyError
 
     try:
         ecfg = config_from_args(args)
@@ -101,7 +71,7 @@ def cmd_explain(args) -> int:
                 print(f"[{100 * frac:3.0f}%] {msg}", file=sys.stderr, flush=True)
 
         res = explain_dataset(ds, ecfg, parse_overrides(args.set), progress)
-    except (ExplainError, RunError) as e:  # RunError: not a ValueError
+    except (ExplainError, StudyError, RunError) as e:  # bad flag values too
         print(f"hades explain: {e}", file=sys.stderr)
         return 2
     summary = res.summary()

@@ -16,22 +16,6 @@ from pathlib import Path
 _HISTORY_RE = re.compile(r"^g(\d+)\.npz$")
 
 
-def _rows(path: Path) -> list[dict]:
-    rows = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
 def folder_inputs(folder: Path, limit: int):
     """(snapshots, rows) of a demo-like folder (history/ + dataset.npz)."""
     from engine import dataset as ds_lib
@@ -52,7 +36,10 @@ def folder_inputs(folder: Path, limit: int):
     if isinstance(final_gen, int | float):
         hist[int(final_gen)] = folder / "dataset.npz"
     gens = select_generations(list(hist), limit)
-    return [(g, ds_lib.load(hist[g])) for g in gens], _rows(folder / "metrics.jsonl")
+    from engine.runs.store import read_metrics_file
+
+    rows = read_metrics_file(folder / "metrics.jsonl")
+    return [(g, ds_lib.load(hist[g])) for g in gens], rows
 
 
 def run_inputs(store, ref: str, limit: int):

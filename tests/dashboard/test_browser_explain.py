@@ -6,17 +6,12 @@ with no exception on the page. Screenshots go to ``test-output/browser-explain/`
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from conftest import ROOT, tiny_cartpole
-from test_browser_e2e import ARGS, CHROMIUM, Page, _free_port, _requirements
+from test_browser_e2e import ARGS, CHROMIUM, Page, _requirements, streamlit_server
 
 OUT = ROOT / "test-output" / "browser-explain"
 RESULT = "Removing pair"  # the headline above the explain figures
@@ -37,35 +32,9 @@ def server(tmp_path_factory):
     ds = ds_lib.load(runs / run.run_id / "dataset.npz")
     (runs / ".imports").mkdir()
     ds_lib.save(ds.with_meta(file="tiny.npz"), runs / ".imports" / "tiny.npz")
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("explain-browser-log") / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)
-    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield {"url": url, "runs": runs, "run": run.run_id, "log": log_path}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with streamlit_server(runs, log_path) as (url, _):
+        yield {"url": url, "runs": runs, "run": run.run_id}
 
 
 @pytest.fixture(scope="module")

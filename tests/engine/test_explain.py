@@ -252,7 +252,7 @@ def test_bad_inputs_one_line_errors(tmp_path):
         (("explain", ds_lib.save(_tiny_dataset(), tmp_path / "four.npz"),
           "--dims", "0,9"), "out of range"),
         (("explain", str(tmp_path / "missing.npz")), "no such file"),
-        (("explain", path, "--dims", "a,b"), "comma-separated"),
+        (("explain", path, "--dims", "a,b"), "not ints"),
     ]  # fmt: skip
     for args, words in cases:
         r = _cli(*map(str, args), timeout=300)
