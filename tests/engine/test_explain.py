@@ -6,7 +6,6 @@ and clear one-line errors."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -156,7 +155,7 @@ def test_cli_json_structure_and_figures(tiny_run, tmp_path):
     assert sum(line.strip()[:1].isdigit() for line in r.stdout.splitlines()) == 4
 
 
-def test_one_compile_per_config_and_size(caplog):
+def test_one_compile_per_config_and_size(compile_counter):
     """Two datasets of one (config, N) compile the variants program once, for all
     their 1 + 2N + N(A-1) variants; another N compiles it once more."""
     cfg = tiny_cartpole(**{"inner.steps": 7})  # a config no other test compiles
@@ -164,18 +163,15 @@ def test_one_compile_per_config_and_size(caplog):
     b = _tiny_dataset(seed=2, cfg=cfg)
     c = _tiny_dataset(seed=3, n=6, cfg=cfg)
     ecfg = ExplainConfig(inits=2, coverage_inits=1)
+    name = "_sharded_variant_returns"  # the jitted variants program
 
-    def compiles(ds):
-        caplog.clear()
-        with caplog.at_level(logging.WARNING), jax.log_compiles(True):
-            res = explain_dataset(ds, ecfg)
-        msgs = [r.getMessage() for r in caplog.records]
-        return res, sum("Compiling" in m and "variant_returns" in m for m in msgs)
-
-    ra, na = compiles(a)
-    rb, nb = compiles(b)
-    rc, nc = compiles(c)
-    assert (na, nb, nc) == (1, 0, 1)
+    counts, results = [], []
+    for ds in (a, b, c):
+        before = compile_counter.count(name)
+        results.append(explain_dataset(ds, ecfg))
+        counts.append(compile_counter.count(name) - before)
+    assert counts == [1, 0, 1]
+    ra, rb, rc = results
     assert ra.timings["variant_count"] == 13 and rc.timings["variant_count"] == 19
     assert len(rb.pairs) == 4 and len(rc.pairs) == 6
 
