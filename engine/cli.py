@@ -105,8 +105,12 @@ def cmd_import(args) -> int:
 
 # render ------------------------------------------------------------
 def cmd_render(args) -> int:
-    if args.states == args.rollout:
-        raise ValueError("give exactly one of --states or --rollout")
+    if args.states + args.rollout + args.talk != 1:
+        raise ValueError("give exactly one of --states, --rollout or --talk")
+    if args.talk:
+        from engine.talk_cli import cmd_talk
+
+        return cmd_talk(args)
     ds = _load_dataset(args.source, args.runs)
     from engine import render
 
@@ -283,6 +287,13 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("source", help="A dataset .npz, a paper .pkl, or a run id.")
     p.add_argument("--states", action="store_true", help="PNG of every state.")
     p.add_argument("--rollout", action="store_true", help="Video of a policy.")
+    p.add_argument(
+        "--talk",
+        action="store_true",
+        help="Talk clip of a run: its dataset over the checkpoints beside the "
+        "fitness curve, then a policy trained on the final dataset.",
+    )
+    p.add_argument("--gif", action="store_true", help="With --talk: a GIF as well.")
     p.add_argument("--out", help="Output file (.png, .mp4 or .gif).")
     p.add_argument("--seed", type=int, default=0, help="Policy init seed.")
     p.add_argument("--frame-cap", type=int, default=300, help="Most frames kept.")
@@ -314,6 +325,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         register_studies = None
     if register_studies is not None:
         register_studies(sub, argv)
+    from engine.explain_cli import register as register_explain
+
+    register_explain(sub)
     return parser
 
 

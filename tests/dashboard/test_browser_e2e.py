@@ -9,6 +9,7 @@ run. Screenshots and timings go to ``test-output/browser/`` (gitignored).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -54,13 +55,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    _requirements()
-    runs = tmp_path_factory.mktemp("browser-runs")
+@contextlib.contextmanager
+def streamlit_server(runs, log_path):
+    """`streamlit run dashboard/app.py` on a free port with HADES_RUNS=`runs`,
+    once it answers its health check: yields (url, process)."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)
+    log = open(log_path, "w")  # noqa: SIM115 (closed at exit)
     env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
@@ -68,25 +68,35 @@ def server(tmp_path_factory):
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield {"url": url, "runs": runs, "proc": proc}
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _requirements()
+    runs = tmp_path_factory.mktemp("browser-runs")
+    log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
+    with streamlit_server(runs, log_path) as (url, proc):
+        yield {"url": url, "runs": runs, "proc": proc}
 
 
 @pytest.fixture(scope="module")
