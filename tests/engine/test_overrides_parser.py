@@ -31,7 +31,7 @@ def test_malformed_item_names_the_input(bad):
 
 
 def test_dashboard_lines_use_the_same_parser():
-    from dashboard.studies import parse_overrides as dashboard_parse
+    from dashboard.study_form import parse_overrides as dashboard_parse
 
     assert dashboard_parse("outer.population=8\n\n# x\nseed=2") == {
         "outer.population": "8",
