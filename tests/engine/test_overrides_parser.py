@@ -45,7 +45,7 @@ def test_dashboard_lines_use_the_same_parser():
     "argv,prefix",
     [
         (["config", "--set", "outer.population"], "hades: invalid config: --set="),
-        (["study", "size-sweep", "--set", "=3"], "hades: invalid config: --set="),
+        (["study", "size-sweep", "--set", "=3"], "hades study size-sweep: --set="),
         (["fork", "some-run", "--set", "bad"], "error: --set="),
     ],
     ids=["config", "study", "fork"],
