@@ -21,7 +21,7 @@ METRICS = {
 }
 MAX_OVERLAY = 16
 COMPARE = app_state.COMPARE_KEY  # run ids to preselect (set by other pages, tests)
-ANY_STUDY, NO_STUDY = "(any)", "(none)"  # the study filter's other options
+ANY_STUDY, NO_STUDY = "(any)", "(no study)"  # the study filter's other options
 
 
 def table_rows(rows: list[dict]) -> dict[str, list]:
@@ -60,11 +60,9 @@ def study_filter(all_rows: list[dict], col) -> str:
         st.session_state["runs.study"] = asked
     elif st.session_state.get("runs.study") not in options:
         st.session_state["runs.study"] = ANY_STUDY
-    labels = {ANY_STUDY: "any (or none)", NO_STUDY: "no study"}
     return col.selectbox(
         "Study",
         options,
-        format_func=lambda s: labels.get(s, s),
         key="runs.study",
         help="Runs a study distilled carry its id (see the Studies page).",
     )
