@@ -59,8 +59,12 @@ def _widget(f: FieldInfo) -> str:
     return "text"
 
 
+ABBREVIATIONS = {"env": "environment", "envs": "environments", "lrs": "learning rates"}
+
+
 def label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    """A field name as a widget label (eval_inits -> Eval inits)."""
+    return ABBREVIATIONS.get(name, name.replace("_", " ")).capitalize()
 
 
 def form_fields(study: str) -> list[Widget]:

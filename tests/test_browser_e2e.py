@@ -9,6 +9,7 @@ run. Screenshots and timings go to ``test-output/browser/`` (gitignored).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -54,13 +55,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    _requirements()
-    runs = tmp_path_factory.mktemp("browser-runs")
+@contextlib.contextmanager
+def _streamlit(runs: Path, log_path: Path):
+    """`streamlit run dashboard/app.py` on a free port over the runs root `runs`;
+    yields {url, runs, proc} once /_stcore/health answers."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)
+    log = open(log_path, "w")  # noqa: SIM115 (closed at exit)
     env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
@@ -69,24 +69,34 @@ def server(tmp_path_factory):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield {"url": url, "runs": runs, "proc": proc}
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+        yield {"url": url, "runs": runs, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _requirements()
+    runs = tmp_path_factory.mktemp("browser-runs")
+    log_path = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
+    with _streamlit(runs, log_path) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -428,3 +438,98 @@ def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+STUDY_FLAGS = [
+    "--sizes", "1,4", "--generations", "40", "--population", "8",
+    "--eval-inits", "2", "--set", "outer.chunk=2", "--set", "outer.eval_every=10",
+    "--set", "inner.width=16", "--set", "inner.steps=10",
+    "--set", "fitness.num_envs=2", "--set", "fitness.num_steps=50",
+]  # fmt: skip
+
+
+def test_studies_resume_a_killed_cli_study_in_the_browser(tmp_path, browser):
+    """Kill -9 a `hades study size-sweep` during its second run; the Studies page
+    shows it failed with its runs and resumes it (the finished run is kept, the
+    killed one continues from its checkpoint); "Open in Runs" filters the Runs
+    page by the study; a bad form value shows the parameter's message."""
+    _requirements()
+    from engine.runs import RunStore
+    from engine.studies import list_studies
+
+    runs = tmp_path / "runs"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "study", "size-sweep", *STUDY_FLAGS,
+         "--runs", str(runs), "--quiet"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = RunStore(runs)
+
+    def second_run(min_gen: int):
+        studies = list_studies(runs)
+        if not studies:
+            return None
+        rows = {r["name"]: r for r in store.list(study=studies[0]["study_id"])}
+        r = rows.get("size_sweep N=4")
+        return r if r and (r.get("generation") or 0) >= min_gen else None
+
+    try:
+        assert _wait(lambda: second_run(2) is not None, 300, step=0.05)
+    finally:
+        cli.kill()  # SIGKILL: no handler runs
+        cli.wait(timeout=30)
+    sid = list_studies(runs)[0]["study_id"]
+    killed_at = second_run(2)["generation"]
+    assert killed_at < 40
+    n1 = {r["name"]: r for r in store.list(study=sid)}["size_sweep N=1"]
+    assert n1["status"] == "finished"
+    n1_rows = len(store.read_metrics(n1["id"]))
+
+    with _streamlit(runs, tmp_path / "streamlit.log") as srv:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+        pw = ctx.new_page()
+        p = Page(pw, srv["url"])
+        pw.goto(srv["url"] + "/studies")
+        pw.get_by_text("Past studies").first.wait_for(timeout=60_000)
+        p.idle()
+        pw.get_by_text("process died").first.wait_for(timeout=20_000)
+        pw.get_by_text("Runs of this study (2)").first.wait_for(timeout=20_000)
+        p.shot("20-studies-killed")
+        pw.get_by_role("button", name="Resume").click()
+        pw.get_by_text("is running in this dashboard").first.wait_for(timeout=30_000)
+        p.shot("21-studies-resuming")
+        pw.get_by_text(re.compile(r"finished in .*" + sid)).first.wait_for(
+            timeout=300_000
+        )
+        p.idle()
+        p.shot("22-studies-resumed")
+        assert not pw.locator("[data-testid='stException']").count()
+        after = {r["name"]: r for r in store.list(study=sid)}
+        assert [after[k]["status"] for k in sorted(after)] == ["finished"] * 2
+        assert after["size_sweep N=1"]["id"] == n1["id"]
+        assert len(store.read_metrics(n1["id"])) == n1_rows  # not redone
+        n4 = store.read_metrics(after["size_sweep N=4"]["id"])
+        assert [r["event"] for r in n4 if r.get("event") == "resume"] == ["resume"]
+        assert after["size_sweep N=4"]["generation"] == 40
+        status = json.loads((runs / "studies" / sid / "status.json").read_text())
+        assert status["status"] == "finished"
+        # Open the study's runs in the Runs page: filtered and selected
+        pw.get_by_text("Runs of this study (2)").first.click()
+        pw.get_by_role("button", name="Open in Runs").click()
+        pw.get_by_text("2 of 2 runs").first.wait_for(timeout=30_000)
+        pw.get_by_text("2 selected").first.wait_for(timeout=30_000)
+        p.idle()
+        p.shot("23-runs-of-study")
+        # A bad value in the generated form: the parameter's message, nothing runs
+        p.nav("Studies", "Run a study")
+        p.idle()
+        box = pw.get_by_label("Widths", exact=True).first
+        box.fill("8,wide")
+        box.press("Tab")
+        pw.get_by_role("button", name="Run study").click()
+        pw.get_by_text("widths='8,wide': not ints").first.wait_for(timeout=20_000)
+        p.shot("24-studies-bad-value")
+        assert len(list_studies(runs)) == 1
+        assert p.external == [], p.external
+        ctx.close()

@@ -28,8 +28,8 @@ SELECTED = "studies.selected"  # study id to show (set when one finishes, by tes
 TABLE_REV = "studies.table_rev"  # bumped to re-apply the table's default selection
 WAS_RUNNING = "studies.was_running"
 RESUMABLE = ("failed", "stopped")  # a study that ended without finishing
+# Text inputs whose empty default is better shown filled (what None means)
 PREFILL = {"studies.published.folder": study_form.default_published_folder}
-"""Text inputs whose empty default is better shown filled (what None means)."""
 
 
 def _dataset_options() -> dict[str, str]:
@@ -154,7 +154,7 @@ def progress_panel() -> None:
         f"**{study_lib.TITLES.get(info['study'], info['study'])}** ({info['preset']})"
     )
     if info.get("resume"):
-        title += f" `{info['resume']}` (resumed)"
+        title += " (resumed)"
     with st.container(border=True, key="studies-progress"):
         if running:
             frac, text = study_lib.progress_text(info["event"], info["started"])
