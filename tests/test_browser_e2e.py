@@ -56,9 +56,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _streamlit(runs: Path, log_path: Path):
-    """`streamlit run dashboard/app.py` on a free port over the runs root `runs`;
-    yields {url, runs, proc} once /_stcore/health answers."""
+def _streamlit(runs: Path, log_path: Path, cwd: Path = ROOT):
+    """`streamlit run dashboard/app.py` (of `cwd`) on a free port over the runs
+    root `runs`; yields {url, runs, proc} once /_stcore/health answers."""
     port = _free_port()
     log = open(log_path, "w")  # noqa: SIM115 (closed at exit)
     env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
@@ -66,7 +66,7 @@ def _streamlit(runs: Path, log_path: Path):
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -383,23 +383,8 @@ def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
     )
     shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
     runs = tmp_path / "runs"
-    port = _free_port()
-    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert _wait(
-            lambda: (
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2).read()
-                == b"ok"
-            ),
-            60,
-        )
+    with _streamlit(runs, tmp_path / "streamlit.log", cwd=app) as srv:
+        url = srv["url"]
         ctx = browser.new_context(viewport={"width": 1400, "height": 1400})
         pw = ctx.new_page()
         p = Page(pw, url)
@@ -431,13 +416,6 @@ def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
         pw.get_by_role("button", name="Stop").click()
         assert _wait(lambda: p.badge() == "stopped", 60)
         ctx.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 STUDY_FLAGS = [
