@@ -214,6 +214,19 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def stale_lock_note(run_id: str, stale: dict) -> str:
+    """What `resume` says when it takes a run over from a dead or silent writer."""
+    who = f"pid {stale.get('pid')} on {stale.get('host')}"
+    if stale.get("heartbeat_age") is not None:
+        why = (
+            f"its heartbeat is {stale['heartbeat_age']:.0f} s old, past the "
+            f"{stale.get('stale_after', 0):.0f} s after which a lock is stale"
+        )
+    else:
+        why = "that process is gone"
+    return f"note: took over run {run_id} from {who}: {why}"
+
+
 def run_foreground(
     runner,
     json_out: bool = False,
@@ -231,6 +244,9 @@ def run_foreground(
         print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
 
     def progress(ev: dict) -> None:
+        stale = ev.get("stale_lock")
+        if stale:
+            print(stale_lock_note(runner.run_id, stale), file=sys.stderr, flush=True)
         if not quiet:
             print(format_progress(ev), file=out, flush=True)
 
@@ -387,10 +403,12 @@ def cmd_control(args) -> int:
     while True:
         st = store.read_status(run_dir)
         acked = int((st.get("control") or {}).get("seq") or 0) >= seq
-        settled = (
-            args.command != "set"
-            or (st.get("control") or {}).get("applied") is not None
-        )
+        settled = {
+            "set": (st.get("control") or {}).get("applied") is not None,
+            "pause": st.get("status") == "paused",
+            "continue": st.get("status") != "paused",
+            "stop": not st.get("alive"),
+        }[args.command]
         if (acked and settled) or not st.get("alive") or time.monotonic() > deadline:
             break
         time.sleep(0.1)

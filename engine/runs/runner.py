@@ -737,7 +737,7 @@ class Runner:
             if want != self.status.get("status") or self.status.get("message"):
                 self._write_status(want, message="")
             if self._chunks == 0:
-                self._emit(progress_fn, "status")
+                self._emit(progress_fn, "status", stale_lock=self._stale)
             self._t_chunk = time.perf_counter()
             return es_state, es_params, False
 
@@ -835,6 +835,7 @@ class Runner:
         self, d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
     ) -> dict:
         self._total = total
+        self._stale = stale
         self._chunks = 0
         self._nan_run = 0
         self._spg_est = None
