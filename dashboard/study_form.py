@@ -139,14 +139,6 @@ def to_params(study: str, values: dict[str, Any]):
 
 
 # Checks before starting ----------
-def _env_spec(name: str, where: str):
-    from engine.envs import ENV_NAMES, get_spec
-
-    if name not in ENV_NAMES:
-        raise StudyError(f"{where}: unknown environment {name!r}")
-    return get_spec(name)
-
-
 def hades_configs(study: str, p) -> list:
     """The HaDES configs the study will distil (built, so a bad override or a value
     out of range raises `ConfigError` naming the field)."""
@@ -190,8 +182,8 @@ def _folder(value: str | None, where: str) -> Path | None:
 
 def precheck(study: str, p, runs_root=None) -> None:
     """What can fail before the study starts, as `StudyError` / `ConfigError`."""
-    if hasattr(p, "env"):
-        _env_spec(p.env, "env")
+    from engine.envs import get_spec  # names are checked by `Params` itself
+
     specs = []
     refs = _dataset_refs(p)
     if refs:
@@ -205,7 +197,7 @@ def precheck(study: str, p, runs_root=None) -> None:
                 raise StudyError(f"dataset {ref}: {e}") from None
             specs.append((ds.env, ds.spec))
     elif hasattr(p, "envs"):
-        specs = [(e, _env_spec(e, "envs")) for e in p.envs]
+        specs = [(e, get_spec(e)) for e in p.envs]
     hades_configs(study, p)
     if study == "multitask":
         envs = [e for e, _ in specs]

@@ -435,8 +435,8 @@ def test_form_values_to_params_and_headline_helpers(tmp_path):
     assert p.methods == ("hades_r",) and p.size is None
     with pytest.raises(ConfigError, match="outer.population=15 is invalid"):
         precheck("baseline", to_params("baseline", {"population": 15}))
-    with pytest.raises(StudyError, match="unknown environment 'nowhere'"):
-        precheck("size-sweep", to_params("size-sweep", {"env": "nowhere"}))
+    with pytest.raises(StudyError, match="env: unknown environment 'nowhere'"):
+        to_params("size-sweep", {"env": "nowhere"})
     ref = tmp_path / "ref.csv"
     ref.write_text("name,value\nx,1\n")
     (tmp_path / "a.pkl").write_bytes(b"")
