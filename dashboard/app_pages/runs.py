@@ -20,7 +20,8 @@ METRICS = {
     "best_fitness": "best so far",
 }
 MAX_OVERLAY = 16
-COMPARE = "runs.compare"  # run ids to preselect (set by other pages and tests)
+COMPARE = app_state.COMPARE_KEY  # run ids to preselect (set by other pages, tests)
+ANY_STUDY, NO_STUDY = "(any)", "(no study)"  # the study filter's other options
 
 
 def table_rows(rows: list[dict]) -> dict[str, list]:
@@ -44,7 +45,33 @@ def table_rows(rows: list[dict]) -> dict[str, list]:
         "mean dataset": [r.get("mean_dataset_return") for r in rows],
         "created": [when(r.get("created")) for r in rows],
         "parent": [r.get("parent") or "" for r in rows],
+        "study": [r.get("study") or "" for r in rows],
+        "host": [r.get("host") or "" for r in rows],
     }
+
+
+def study_filter(all_rows: list[dict], col) -> str:
+    """A selectbox of the studies whose runs are in the store (plus any / none);
+    another page may ask for one study (`app_state.STUDY_FILTER_KEY`)."""
+    studies = sorted({r["study"] for r in all_rows if r.get("study")}, reverse=True)
+    options = [ANY_STUDY, NO_STUDY, *studies]
+    asked = st.session_state.pop(app_state.STUDY_FILTER_KEY, None)
+    if asked in options:
+        st.session_state["runs.study"] = asked
+    elif st.session_state.get("runs.study") not in options:
+        st.session_state["runs.study"] = ANY_STUDY
+    return col.selectbox(
+        "Study",
+        options,
+        key="runs.study",
+        help="Runs a study distilled carry its id (see the Studies page).",
+    )
+
+
+def keep(r: dict, f_study: str) -> bool:
+    if f_study == ANY_STUDY:
+        return True
+    return (r.get("study") or None) == (None if f_study == NO_STUDY else f_study)
 
 
 def overlay(store, ids: list[str]) -> None:
@@ -195,20 +222,22 @@ if not all_rows:
     app_state.page_link("launch", "Launch a run")
     st.stop()
 
-c1, c2, c3, c4 = st.columns([1.4, 1.4, 1.4, 1])
+c1, c2, c3, c4, c5 = st.columns([1.4, 1.4, 1.4, 1.4, 1])
 envs = sorted({r.get("env") for r in all_rows if r.get("env")})
 statuses = sorted({r.get("status") for r in all_rows if r.get("status")})
 f_env = c1.multiselect("Environment", envs, key="runs.env")
 f_status = c2.multiselect("Status", statuses, key="runs.status")
-f_text = c3.text_input("Name or id contains", key="runs.text")
-sort = c4.selectbox("Sort by", SORT_KEYS, key="runs.sort")
-desc = c4.toggle("descending", value=True, key="runs.desc")
+f_study = study_filter(all_rows, c3)
+f_text = c4.text_input("Name or id contains", key="runs.text")
+sort = c5.selectbox("Sort by", SORT_KEYS, key="runs.sort")
+desc = c5.toggle("descending", value=True, key="runs.desc")
 rows = store.list(sort=sort, desc=desc)
 rows = [
     r
     for r in rows
     if (not f_env or r.get("env") in f_env)
     and (not f_status or r.get("status") in f_status)
+    and keep(r, f_study)
     and (
         not f_text or f_text.lower() in (r["id"] + " " + (r.get("name") or "")).lower()
     )
