@@ -18,9 +18,6 @@ from pathlib import Path
 
 import streamlit as st
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_DIR = REPO / "assets" / "demo"
-
 # Page files, relative to dashboard/app.py (st.switch_page and st.page_link take these).
 # The folder is not called `pages/`: Streamlit treats a `pages/` folder beside the
 # main script as the old automatic navigation until app.py has run once in the

@@ -153,24 +153,13 @@ def cmd_render(args) -> int:
 
 # dashboard ------------------------------------------------------------
 def cmd_dashboard(args, extra: list[str]) -> int:
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        *extra,
-    ]
+    # A separate program (the engine never imports the dashboard): it passes the
+    # shipped Streamlit settings as flags, so the working directory does not matter.
+    cmd = [sys.executable, "-m", "dashboard", *extra]
     env = dict(os.environ)
     if args.runs:
-        env["HADES_RUNS"] = args.runs
-    os.chdir(app.parent.parent)  # so .streamlit/config.toml applies
-    os.execvpe(cmd[0], cmd, env)
+        env["HADES_RUNS"] = str(Path(args.runs).expanduser().resolve())
+    os.execve(cmd[0], cmd, env)
     return 0
 
 

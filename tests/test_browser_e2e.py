@@ -1,5 +1,5 @@
 """End to end in a real browser: Debian's chromium driven by Playwright against
-`streamlit run dashboard/app.py` on a free port.
+`python -m dashboard` (what `hades dashboard` runs) on a free port.
 
 Launch a CartPole quick run from the Launch page, watch the Live curve grow, pause
 and resume, measure how responsive page switches and widget changes stay while the
@@ -63,9 +63,7 @@ def server(tmp_path_factory):
     log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)
     env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [sys.executable, "-m", "dashboard", "--server.port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -371,14 +369,12 @@ def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
         app / "dashboard",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
     runs = tmp_path / "runs"
     port = _free_port()
     env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
     log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        [sys.executable, "-m", "dashboard", "--server.port", str(port)],
         cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

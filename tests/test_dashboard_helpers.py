@@ -250,7 +250,7 @@ def test_tables_and_heatmap_inputs():
 
 
 def test_demo_assets_are_small_and_complete():
-    from dashboard.state import DEMO_DIR
+    DEMO_DIR = sources.demo_dir()
 
     manifest = sources.demo_manifest(DEMO_DIR)
     items = manifest.get("items") or {}

@@ -1,5 +1,6 @@
-"""Demo: bundled runs in assets/demo (a CartPole run with two seeds, a Breakout run,
-a hopper dataset with its pre-rendered video) shown with the same views as live
+"""Demo: the bundled runs in ``sources.demo_dir()`` (dashboard/assets/demo: a
+CartPole run with two seeds, a Breakout run, a hopper dataset with its pre-rendered
+video) shown with the same views as live
 runs, without computing anything: no JAX, no network. Regenerate them with
 ``scripts/make_demo_assets.py``."""
 
@@ -10,7 +11,8 @@ import streamlit as st
 
 from dashboard import charts, sources, widgets
 from dashboard import metrics as m
-from dashboard.state import DEMO_DIR
+
+DEMO_DIR = sources.demo_dir()
 
 
 def _json(path: Path) -> dict:
