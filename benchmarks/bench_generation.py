@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import engine  # noqa: F401  (sets XLA flags first)
+import engine
 from engine import presets
 from engine.outer import Distiller
 
@@ -117,7 +117,7 @@ def cache_check(name: str) -> dict:
         env = dict(os.environ, HADES_JAX_CACHE=tmp)
         code = (
             "import sys, json, time; sys.argv=['x'];"
-            "from engine.jax_setup import enable_compilation_cache as e; e();"
+            "import engine; engine.setup();"
             "from benchmarks.bench_generation import make_config, bench_generation;"
             "from engine.outer import Distiller;"
             f"c, s = bench_generation(Distiller(make_config({name!r}, None)), 1);"
@@ -145,7 +145,8 @@ def one_device_row(name: str, gens: int, member_batch: int | None) -> dict:
     env = dict(os.environ, HADES_CPU_DEVICES="1")
     env.pop("XLA_FLAGS", None)
     code = (
-        "import json; from benchmarks.bench_generation import run;"
+        "import json, engine; engine.setup();"
+        "from benchmarks.bench_generation import run;"
         f"print(json.dumps(run({name!r}, {gens}, {member_batch!r})))"
     )
     out = subprocess.run(
@@ -194,6 +195,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    engine.setup()  # a CPU device per core, before JAX starts
     jnp.zeros(1)
     np.zeros(1)
     main()

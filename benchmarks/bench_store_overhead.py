@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--generations", type=int, default=None)
     args = parser.parse_args()
+    import engine
+
+    engine.setup()
     cfg = presets.make("quick", args.env, 4, 0)
     if args.generations:
         cfg = cfg.with_overrides({"outer.generations": args.generations})

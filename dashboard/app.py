@@ -15,6 +15,10 @@ if _REPO not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
 
 import streamlit as st  # noqa: E402
 
+import engine  # noqa: E402
+
+engine.setup()  # the dashboard's runtime (idempotent across reruns): engine.runtime
+
 from dashboard.state import PAGES, SECTIONS  # noqa: E402
 
 # A local icon: a material-icon favicon would be fetched from a font CDN.

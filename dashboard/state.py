@@ -61,10 +61,8 @@ def imports_dir() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _job_manager(root: str):
-    from engine.jax_setup import enable_compilation_cache
     from engine.runs import JobManager
 
-    enable_compilation_cache()
     return JobManager(root)
 
 
@@ -107,9 +105,7 @@ def yield_cpu_to_ui(event: dict | None = None) -> None:
 @st.cache_resource(show_spinner=False)
 def _study_manager(root: str):
     from dashboard.studies import StudyManager
-    from engine.jax_setup import enable_compilation_cache
 
-    enable_compilation_cache()
     return StudyManager(root, nice_fn=yield_cpu_to_ui)
 
 

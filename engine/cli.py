@@ -35,14 +35,6 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, default=float))
 
 
-def _setup_jax() -> None:
-    """Persistent compilation cache in a user cache dir (second launch skips most
-    compile time)."""
-    from engine.jax_setup import enable_compilation_cache
-
-    enable_compilation_cache()
-
-
 # distill ------------------------------------------------------------
 def build_config(args) -> config_lib.HadesConfig:
     from engine import presets
@@ -66,7 +58,6 @@ def cmd_distill(args) -> int:
     from engine.runs.cli import run_foreground
 
     cfg = build_config(args)
-    _setup_jax()
     runner = Runner.create(cfg, root=args.runs, name=args.name or "")
     return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
@@ -95,7 +86,6 @@ def load_any_dataset(path: str, runs_root: str | None = None):
 def cmd_evaluate(args) -> int:
     from engine.evaluate import evaluate_dataset
 
-    _setup_jax()
     ds = load_any_dataset(args.dataset, args.runs)
     res = evaluate_dataset(
         ds,
@@ -334,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         return cmd_dashboard(args, extra)
     args = parser.parse_args(argv)
+    import engine
+
+    engine.setup()  # the runtime every command runs under (engine.runtime)
     try:
         return int(args.func(args) or 0)
     except config_lib.ConfigError as e:

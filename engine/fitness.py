@@ -268,13 +268,13 @@ def population_devices(population: int) -> list:
 
 @contextlib.contextmanager
 def legacy_rng(enabled: bool):
-    """jax < 0.5 random bits (threefry not partitionable), to reproduce old inits."""
+    """jax < 0.5 random bits (threefry not partitionable), to reproduce old inits.
+
+    JAX's thread-local config context: it applies to what this thread traces and
+    runs (and is part of the jit cache key), not to other threads compiling now.
+    """
     if not enabled:
         yield
         return
-    old = jax.config.jax_threefry_partitionable
-    jax.config.update("jax_threefry_partitionable", False)
-    try:
+    with jax.threefry_partitionable(False):
         yield
-    finally:
-        jax.config.update("jax_threefry_partitionable", old)

@@ -177,10 +177,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(demo_dir()))
     p.add_argument("--only", default=",".join(ITEMS), help="comma-separated items")
     args = p.parse_args(argv)
-    from engine.jax_setup import enable_compilation_cache
+    import engine
     from engine.runs import RunStore
 
-    enable_compilation_cache()
+    engine.setup()
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
     manifest_path = out_root / "manifest.json"

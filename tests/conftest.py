@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("HADES_JAX_CACHE", "0")
 
+import engine  # noqa: E402
+
+# The test configuration is an entry point: the same runtime as the CLI.
+engine.setup()
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -102,11 +102,9 @@ def _summary_lines(name: str, res: dict) -> list[str]:
 
 
 def _run(name: str, args, kwargs: dict) -> int:
-    from engine.jax_setup import enable_compilation_cache
     from engine.studies import STUDIES
     from engine.studies.common import StudyError
 
-    enable_compilation_cache()
     try:
         res = STUDIES[name](
             preset=args.preset,
