@@ -3,10 +3,10 @@ background run and move to Live."""
 
 import streamlit as st
 
-from dashboard import estimate as est
 from dashboard import forms, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
+from engine import estimate as est
 from engine import presets
 from engine.config import ConfigError, all_field_docs
 from engine.envs.registry import SPECS
