@@ -54,12 +54,20 @@ def build_config(args) -> config_lib.HadesConfig:
 
 
 def cmd_distill(args) -> int:
-    from engine.runs import Runner
+    from engine.runs import Runner, RunStore
     from engine.runs.cli import run_foreground
+    from engine.runs.preflight import check_run_length
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
     cfg = build_config(args)
-    runner = Runner.create(cfg, root=args.runs, name=args.name or "")
-    return run_foreground(runner, json_out=args.json, quiet=args.quiet)
+    check_tracker_flags(args)  # before anything is created
+    store = RunStore(args.runs)
+    check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
+    runner = Runner.create(cfg, root=store, name=args.name or "")
+    trackers = trackers_for(args, runner, "distill")
+    return run_foreground(
+        runner, json_out=args.json, quiet=args.quiet, trackers=trackers
+    )
 
 
 # evaluate ------------------------------------------------------------
@@ -238,6 +246,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    from engine.runs.cli import add_start_flags
+
+    add_start_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser(
@@ -334,7 +345,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (ValueError, OSError, KeyError) as e:
         name = type(e).__name__
-        if name in ("DatasetError", "PaperImportError", "RunError", "ConfigError"):
+        if name in (
+            "DatasetError",
+            "PaperImportError",
+            "RunError",
+            "ConfigError",
+            "TrackerError",
+        ):
             print(f"hades: {e}", file=sys.stderr)
             return 2
         if isinstance(e, FileNotFoundError):
