@@ -111,11 +111,12 @@ def dataset_generation(path: Path) -> int | None:
 def snapshots(source: Source, store=None) -> list[int]:
     """Generations at which the source's dataset can be shown, oldest first.
 
-    Runs: every checkpoint plus the generation of dataset.npz. Demo items: their
+    Runs: every checkpoint that keeps its dataset, plus the generation of
+    dataset.npz. Demo items: their
     history. Imported files: one snapshot (their own generation, or 0).
     """
     if source.kind == "run":
-        gens = {g for g, _ in store.checkpoints(source.ref)}
+        gens = set(store.dataset_generations(source.ref))
         cur = dataset_generation(store.paths(source.ref).dataset)
         if cur is not None:
             gens.add(cur)
@@ -136,9 +137,10 @@ def load(source: Source, generation: int | None = None, store=None):
     Raises `engine.dataset.DatasetError` or `engine.runs.RunError` with a message.
     """
     from engine import dataset as ds_lib
+    from engine.dataset_ref import load_dataset_ref
 
     if source.kind == "import":
-        return ds_lib.load(source.ref)
+        return load_dataset_ref(source.ref)[0]
     if source.kind == "demo":
         d = Path(source.ref)
         if generation is not None:
@@ -154,13 +156,6 @@ def load(source: Source, generation: int | None = None, store=None):
     return store.load_dataset(source.ref, generation)
 
 
-def needs_compute(source: Source, generation: int | None, store=None) -> bool:
-    """True when loading rebuilds the dataset from a checkpoint (runs JAX)."""
-    if source.kind != "run" or generation is None:
-        return False
-    return dataset_generation(store.paths(source.ref).dataset) != generation
-
-
 def stamp(source: Source, generation: int | None = None, store=None) -> float:
     """A cache stamp for the file a snapshot is read from (its mtime; 0 if none).
 
@@ -170,9 +165,11 @@ def stamp(source: Source, generation: int | None = None, store=None) -> float:
     try:
         if source.kind == "run":
             if generation is not None:
-                for g, p in store.checkpoints(source.ref):
-                    if g == generation:
-                        return p.stat().st_mtime
+                from engine.runs.checkpoint import dataset_name
+
+                kept = store.paths(source.ref).checkpoints / dataset_name(generation)
+                if kept.is_file():
+                    return kept.stat().st_mtime
             return store.paths(source.ref).dataset.stat().st_mtime
         if source.kind == "demo" and generation is not None:
             hist = history_files(Path(source.ref))

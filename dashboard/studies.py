@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import metrics as m
+from engine import config as config_lib
 from engine.studies import STUDY_NAMES
 from engine.studies.cli import _floats, _ints
 
@@ -66,23 +67,9 @@ def canonical(name: str | None) -> str:
 
 
 # Inputs ----------
-def parse_overrides(text: str | None) -> dict[str, str]:
+def parse_overrides(text: str | None, where: str = "overrides") -> dict[str, str]:
     """``section.field=value`` lines (blank lines and ``#`` comments skipped)."""
-    out: dict[str, str] = {}
-    for i, line in enumerate((text or "").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line:
-            raise ValueError(
-                f"overrides, line {i}: {line!r} is not section.field=value "
-                "(e.g. outer.population=32)"
-            )
-        k, v = line.split("=", 1)
-        if not k.strip():
-            raise ValueError(f"overrides, line {i}: {line!r} names no field")
-        out[k.strip()] = v.strip()
-    return out
+    return config_lib.parse_overrides((text or "").splitlines(), where=where)
 
 
 def _list(kind: str, text: str | None, parse: Callable, positive: bool = True):
@@ -136,7 +123,7 @@ def supervised_settings(text: str | None) -> dict[str, Any]:
     defaults = SupervisedSettings()
     names = [f.name for f in dataclasses.fields(SupervisedSettings)]
     out: dict[str, Any] = {}
-    for k, v in parse_overrides(text).items():
+    for k, v in parse_overrides(text, where="settings").items():
         if k not in names:
             raise ValueError(
                 f"settings: unknown field {k!r}; fields: {', '.join(names)}"

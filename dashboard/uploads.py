@@ -60,7 +60,8 @@ def load_bytes(name: str, data: bytes):
 def load_path(path: str | os.PathLike, display_name: str | None = None):
     """(dataset, notes) from a file on this machine (.npz or the paper's .pkl)."""
     from engine import dataset as ds_lib
-    from engine.paper_import import PaperImportError, import_paper
+    from engine.dataset_ref import load_dataset_ref
+    from engine.paper_import import PaperImportError
 
     path = Path(path).expanduser()
     shown = display_name or path.name
@@ -79,11 +80,7 @@ def load_path(path: str | os.PathLike, display_name: str | None = None):
             f"{MAX_UPLOAD_BYTES >> 20} MB"
         )
     try:
-        if suffix == ".npz":
-            ds = ds_lib.load(path)
-            notes: list[str] = []
-        else:
-            ds, notes = import_paper(path)
+        ds, notes = load_dataset_ref(path)
     except (ds_lib.DatasetError, PaperImportError) as e:
         raise UploadError(_clean(str(e), path, shown)) from None
     except Exception as e:  # anything else a hostile file provokes

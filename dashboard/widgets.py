@@ -183,12 +183,6 @@ def load_dataset(src: sources.Source, generation: int | None = None):
 
         errors += (RunError,)
     try:
-        if sources.needs_compute(src, generation, _store_for(src)):
-            with st.spinner(
-                f"Rebuilding the mean dataset of generation {generation} "
-                "from its checkpoint..."
-            ):
-                return _cached(src, generation)
         return _cached(src, generation)
     except errors as e:
         st.warning(str(e))

@@ -15,16 +15,6 @@ from pathlib import Path
 from engine import config as config_lib
 
 
-def _overrides(pairs: list[str] | None) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise config_lib.ConfigError(p, p, "use --set section.field=value")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def _set_help() -> str:
     docs = config_lib.all_field_docs()
     lines = [f"  {k}: {v}" for k, v in docs.items()]
@@ -49,7 +39,7 @@ def build_config(args) -> config_lib.HadesConfig:
         ov["seed"] = args.seed
     if args.strategy is not None:
         ov["outer.strategy"] = args.strategy
-    ov.update(_overrides(args.set))
+    ov.update(config_lib.parse_overrides(args.set))
     return cfg.with_overrides(ov) if ov else cfg
 
 
@@ -71,36 +61,26 @@ def cmd_distill(args) -> int:
 
 
 # evaluate ------------------------------------------------------------
-def load_any_dataset(path: str, runs_root: str | None = None):
-    """A dataset from an .npz, a paper pickle, or a run id/dir."""
-    from engine import dataset as ds_lib
+def _load_dataset(ref: str, runs_root: str | None):
+    """`engine.dataset_ref.load_dataset_ref`, its import notes on stderr."""
+    from engine.dataset_ref import load_dataset_ref
 
-    p = Path(path)
-    if p.suffix == ".pkl":
-        from engine.paper_import import import_paper
-
-        ds, notes = import_paper(p)
-        for n in notes:
-            print(f"note: {n}", file=sys.stderr)
-        return ds
-    if p.is_file():
-        return ds_lib.load(p)
-    from engine.runs import RunStore, default_root
-
-    store = RunStore(runs_root or default_root())
-    return ds_lib.load(store.resolve(path) / "dataset.npz")
+    ds, notes = load_dataset_ref(ref, runs_root)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    return ds
 
 
 def cmd_evaluate(args) -> int:
     from engine.evaluate import evaluate_dataset
 
-    ds = load_any_dataset(args.dataset, args.runs)
+    ds = _load_dataset(args.dataset, args.runs)
     res = evaluate_dataset(
         ds,
         inits=args.inits,
         seed=args.seed,
         random_inits=args.random_inits,
-        overrides=_overrides(args.set),
+        overrides=config_lib.parse_overrides(args.set),
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -132,7 +112,7 @@ def cmd_import(args) -> int:
 def cmd_render(args) -> int:
     from engine import render
 
-    ds = load_any_dataset(args.source, args.runs)
+    ds = _load_dataset(args.source, args.runs)
     if args.states == args.rollout:
         raise SystemExit("hades render: give exactly one of --states or --rollout")
     if args.states:
@@ -343,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as e:
         print(f"hades: invalid config: {e}", file=sys.stderr)
         return 2
-    except (ValueError, OSError, KeyError) as e:
+    except (ValueError, OSError, KeyError, RuntimeError) as e:  # RunError too
         name = type(e).__name__
         if name in (
             "DatasetError",

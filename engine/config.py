@@ -237,7 +237,7 @@ class OuterConfig:
     """Fresh inits used to score the mean dataset during a run."""
 
     def __post_init__(self):
-        from engine.strategies import STRATEGIES
+        from engine.strategy_registry import STRATEGIES
 
         _choice("outer", self, "strategy", STRATEGIES)
         _positive_int(
@@ -420,6 +420,26 @@ class HadesConfig:
             sec, name = parts
             cfg[sec][name] = parse_value(SECTIONS[sec], name, raw, prefix=sec)
         return HadesConfig.from_dict(cfg)
+
+
+def parse_overrides(items, where: str = "--set") -> dict[str, str]:
+    """``section.field=value`` strings -> {"section.field": "value"}: the one parser
+    of overrides (CLI ``--set``, study flags, dashboard text boxes). Blank items and
+    ``#`` comments are skipped; values stay strings (`with_overrides` types them).
+    `where` names the input in the error.
+    """
+    out: dict[str, str] = {}
+    for item in items or ():
+        text = str(item).strip()
+        if not text or text.startswith("#"):
+            continue
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                where, text, "not section.field=value (e.g. outer.population=32)"
+            )
+        out[key.strip()] = value.strip()
+    return out
 
 
 def parse_value(cls, name: str, raw: Any, prefix: str = "") -> Any:

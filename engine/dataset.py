@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.envs.registry import ENV_NAMES, EnvSpec, get_spec
 
 LABEL_KINDS = ("continuous", "onehot", "soft")
@@ -252,15 +252,8 @@ def save(ds: Dataset, path: str | os.PathLike) -> str:
         arrays["obs_var"] = ds.obs_var
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from engine.config import InnerConfig
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 from engine.policy import MLPPolicy
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

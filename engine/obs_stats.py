@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 from engine.rollout import ObsNorm, rollout
 
 

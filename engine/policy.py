@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine.config import InnerConfig
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 
 ACTIVATIONS: dict[str, Callable] = {
     "tanh": nn.tanh,

@@ -1,9 +1,8 @@
 """Evolution strategies from evosax 0.3, set up to match the paper's semantics.
 
-evosax minimises: the outer loop passes minus the return. `STRATEGIES` is the
-registry that configs, the CLI and the dashboard iterate over: evosax's
-distribution-based algorithms that run on a dict-of-arrays solution from the
-(population_size, solution) constructor.
+evosax minimises: the outer loop passes minus the return. `STRATEGIES` (declared in
+`engine.strategy_registry`, which configs validate against without importing this
+module) names the algorithms a config may choose.
 
 Live knobs stay out of shapes and static arguments so they change without a
 recompile: the ES learning rate lives in the optimizer state (optax
@@ -23,28 +22,7 @@ from evosax.algorithms import distribution_based_algorithms
 from evosax.core import fitness_shaping as shaping
 
 from engine.config import OuterConfig
-
-# Algorithms that need more than (population_size, solution) or pretrained weights.
-_EXCLUDED = {
-    "LES",
-    "EvoTF_ES",
-    "CMAAnchoredLES",
-    "DES",
-    "SV_CMA_ES",
-    "SV_Open_ES",
-    "GuidedES",
-    "NoiseReuseES",
-    "PersistentES",
-    "ASEBO",
-    "ESMC",
-    "iAMaLGaM_Full",
-    "iAMaLGaM_Univariate",
-    "GradientlessDescent",
-    "RandomSearch",
-}
-STRATEGIES: tuple[str, ...] = tuple(
-    n for n in distribution_based_algorithms if n not in _EXCLUDED
-)
+from engine.strategy_registry import STRATEGIES  # noqa: F401 - the registry
 
 SHAPING_FNS = {
     "identity": shaping.identity_fitness_shaping_fn,

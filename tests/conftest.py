@@ -48,3 +48,25 @@ def tiny_cartpole(**overrides):
 @pytest.fixture
 def tiny_cfg():
     return tiny_cartpole()
+
+
+class CompileCounter:
+    """Counts XLA compilations (JAX's public monitoring events) while active."""
+
+    def __init__(self):
+        self.count = 0
+        self.active = True
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        if self.active and event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+@pytest.fixture
+def compile_counter():
+    import jax.monitoring
+
+    counter = CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(counter)
+    yield counter
+    counter.active = False  # JAX offers no unregister; the listener goes idle

@@ -92,6 +92,17 @@ def empty_env(tmp_path, monkeypatch):
 
 
 # App and navigation ----------
+
+
+def _wait(pred, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_app_navigation_runs_every_page(runs_env):
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=TIMEOUT)
     at.run()
@@ -214,13 +225,68 @@ def test_live_shows_a_finished_run(runs_env):
     assert "finished" in [b.proto.label for b in at.get("badge")] or True
 
 
-def test_live_cli_run_is_read_only(runs_env):
+def test_live_run_of_another_host_is_steerable(runs_env):
     at = _page("live")
     at.session_state["hades.run"] = runs_env["cli"]
     at.run()
     _ok(at)
-    assert "Owned by another process" in _all_text(at)
-    assert "Live tuning acts on runs computing in this dashboard" in _all_text(at)
+    assert "pid 12345 on another-host" in _all_text(at)  # who executes it
+    assert not at.button(key="live.pause").disabled
+    assert not at.button(key="live.stop").disabled
+    assert [w for w in at.number_input if w.label == "ES learning rate"]
+
+
+def test_live_steers_a_run_of_another_process(empty_env):
+    """A `hades distill` in its own process, steered from the Live page."""
+    import json
+    import subprocess
+    import sys
+
+    from engine.runs import RunStore
+    from engine.runs.runner import write_config_file
+
+    cfg_path = empty_env.parent / "cfg.json"
+    write_config_file(tiny_cartpole(**{"outer.generations": 100000}), cfg_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.runs.worker", str(cfg_path), str(empty_env)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run_id = proc.stdout.readline().split()[1]
+        store = RunStore(empty_env)
+        assert _wait(lambda: store.read_status(run_id).get("generation", 0) >= 2, 120)
+        at = _page("live")
+        at.session_state["hades.run"] = run_id
+        at.run()
+        _ok(at)
+        text = _all_text(at)
+        assert f"pid {proc.pid}" in text and "worker" in text  # who executes it
+        at.button(key="live.pause").click().run()
+        assert _wait(lambda: store.read_status(run_id)["status"] == "paused")
+        at.run()
+        tune = [w for w in at.number_input if w.label == "ES learning rate"][0]
+        tune.set_value(0.3)
+        at.button[[b.label for b in at.button].index("Apply")].click().run()
+        at.button(key="live.resume").click().run()
+        assert _wait(lambda: store.read_status(run_id)["status"] == "running")
+        assert _wait(
+            lambda: any(
+                r.get("lr") == pytest.approx(0.3)
+                for r in store.read_metrics(run_id)
+                if "event" not in r
+            )
+        )
+        at.run()
+        at.button(key="live.stop").click().run()
+        assert proc.wait(timeout=120) == 0
+        st = store.read_status(run_id)
+        assert st["status"] == "stopped" and st["control"]["command"] == "stop"
+        assert json.loads(json.dumps(st["control"]))["sender"] == "dashboard"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_live_controls_pause_resume_tune_stop(empty_env):
@@ -239,6 +305,8 @@ def test_live_controls_pause_resume_tune_stop(empty_env):
     _ok(at)
     assert not at.button(key="live.pause").disabled
     at.button(key="live.pause").click().run()
+    store = state.store()
+    assert _wait(lambda: store.read_status(run_id)["status"] == "paused")
     assert state.manager().job(run_id)["paused"]
     # Live tuning (queued for the next chunk, i.e. after the pause)
     at.number_input(key=None) if False else None
@@ -246,14 +314,18 @@ def test_live_controls_pause_resume_tune_stop(empty_env):
     tune.set_value(0.2)
     at.button[[b.label for b in at.button].index("Apply")].click().run()
     _ok(at)
-    assert state.manager().control(run_id).pending == {"lr": 0.2}
+    from engine.runs.control import read_commands
+
+    assert read_commands(store.resolve(run_id))["set"] == {"lr": 0.2}
     assert any("Queued for the next chunk" in s for s in _texts(at, "success"))
     # Invalid live value: the engine's message
     tune = [w for w in at.number_input if w.label == "sigma"][0]
     tune.set_value(-1.0)
     at.button[[b.label for b in at.button].index("Apply")].click().run()
     assert any("sigma=-1.0 must be finite and > 0" in e for e in _texts(at, "error"))
+    at.run()
     at.button(key="live.resume").click().run()
+    assert _wait(lambda: store.read_status(run_id)["status"] != "paused")
     assert not state.manager().job(run_id)["paused"]
     deadline = time.monotonic() + 60
     store = state.store()

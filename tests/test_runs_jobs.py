@@ -12,7 +12,6 @@ import pytest
 
 from engine import presets
 from engine.fitness import Problem
-from engine.outer import Distiller
 from engine.runs import Control, JobManager, RunError, Runner, RunStore
 from engine.runs.cli import format_progress
 
@@ -43,21 +42,21 @@ def _wait_for(pred, timeout=60.0):
     return False
 
 
-def test_live_lr_sigma_next_chunk_without_recompile(tmp_path):
+def test_live_lr_sigma_next_chunk_without_recompile(tmp_path, compile_counter):
     runner = Runner.create(tiny_cfg(), root=tmp_path)
     control = Control()
     sizes = {}
 
     def progress(ev):
         if ev["kind"] == "chunk" and ev["generation"] == 2:
-            sizes["after_first"] = Distiller._chunk._cache_size()
+            sizes["after_first"] = compile_counter.count
             control.set(lr=0.2, sigma=0.3)
         if ev["kind"] == "chunk" and ev["generation"] == 4:
             control.set(temperature=5.0)  # not SNES: logged as rejected
 
     summary = runner.run(progress_fn=progress, control=control, generations=6)
     assert summary["status"] == "finished"
-    assert Distiller._chunk._cache_size() == sizes["after_first"]  # no recompile
+    assert compile_counter.count == sizes["after_first"]  # no recompile
     rows = RunStore(tmp_path).read_metrics(runner.run_id)
     gens = _gen_rows(rows)
     assert all(r["lr"] == pytest.approx(0.05) for r in gens[:2])

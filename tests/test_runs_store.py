@@ -102,7 +102,7 @@ def test_store_round_trip(finished):
     ds6 = store.load_dataset(runner.run_id, generation=6)
     assert np.array_equal(ds.states, ds6.states)
     assert ds.meta["run_id"] == runner.run_id and ds.meta["generation"] == 6
-    with pytest.raises(RunError, match="no checkpoint at generation 5"):
+    with pytest.raises(RunError, match="keeps no dataset of generation 5"):
         store.load_dataset(runner.run_id, generation=5)
     assert (run_dir / "media").is_dir() and not (run_dir / "lock").exists()
     info = store.get(runner.run_id)

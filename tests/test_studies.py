@@ -383,34 +383,6 @@ def test_published_tiny(tmp_path, root):
 
 
 # Common ----------
-def test_plotly_to_png_all_trace_types(tmp_path):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from engine.studies.common import plotly_to_png, save_figure
-
-    fig = make_subplots(rows=1, cols=4, subplot_titles=("a", "b", "c", "d"))
-    fig.add_trace(
-        go.Scatter(x=[1, 2, 4], y=[1, 3, 2], error_y={"array": [0.1] * 3}, name="s"),
-        1,
-        1,
-    )
-    fig.add_trace(
-        go.Bar(x=["u", "v"], y=[3, 4], marker={"color": ["red", "blue"]}), 1, 2
-    )
-    fig.add_trace(go.Box(x=["p"] * 3 + ["q"] * 3, y=[1, 2, 3, 2, 3, 4]), 1, 3)
-    fig.add_trace(go.Violin(x=["p"] * 3, y=[1, 2, 3]), 1, 3)
-    fig.add_heatmap(z=np.eye(4), colorscale="gray", row=1, col=4)
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_layout(title="all")
-    plotly_to_png(fig, tmp_path / "f.png")
-    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
-    out = save_figure(fig, tmp_path, "g")
-    from engine.studies import load_figure
-
-    assert len(load_figure(out["json"]).data) == 5
-
-
 def test_failed_study_is_marked_and_listed(tmp_path):
     from engine.studies import list_studies, run_supervised
 

@@ -5,8 +5,10 @@ The view reads the run store on disk (so runs started from the CLI show too) in 
 `st.fragment` that reruns about once per chunk of generations (2 to 5 s) while
 the run is active; the curves redraw every 5 s and the diagnostics panels every
 15 s (each redraw costs a CPU-bound run on 2 cores some speed).
-Controls act on jobs of this dashboard process through the job manager; a run
-owned by another process is shown read-only.
+Controls act on every active run in the store, whichever process executes it (this
+dashboard, a `hades distill` in a terminal, a worker on another machine that shares
+the runs folder): they are written to the run's control file and applied at its
+next chunk boundary. The page says who executes the run.
 """
 
 import time
@@ -48,38 +50,60 @@ def _figures(run_id: str, rows: list[dict]):
 
 
 def _act(action: str, run_id: str) -> None:
-    mgr = app_state.manager()
+    """Steer any run in the store: pause, continue and stop go through the run's
+    control file (whichever process executes it); resume restarts a stopped or
+    failed run in this dashboard."""
+    from engine.runs.control import send
+
     try:
         if action == "resume":
-            mgr.resume(run_id, progress_fn=app_state.yield_cpu_to_ui)
-        else:
-            getattr(mgr, action)(run_id)
-    except RunError as e:
+            app_state.manager().resume(run_id, progress_fn=app_state.yield_cpu_to_ui)
+            return
+        job = app_state.job_here(run_id)
+        if action == "stop" and job is not None and job["status"] == "queued":
+            app_state.manager().stop(run_id)  # never started: cancel it here
+            return
+        send(app_state.store().resolve(run_id), action, sender="dashboard")
+    except (RunError, ValueError, OSError) as e:
         st.session_state["live.error"] = str(e)
 
 
+def pending_command(run_id: str, status: dict) -> str | None:
+    """A command sent to the run that it has not acknowledged yet."""
+    from engine.runs.control import read_commands
+
+    try:
+        rec = read_commands(app_state.store().resolve(run_id))
+    except RunError:
+        return None
+    acked = int((status.get("control") or {}).get("seq") or 0)
+    return rec.get("command") if int(rec.get("seq") or 0) > acked else None
+
+
+def executor_caption(status: dict, job: dict | None) -> str:
+    """Who executes the run: this dashboard, a CLI or a worker, with host and pid."""
+    who = "this dashboard" if job is not None else status.get("executor", "a process")
+    if who == "cli":
+        who = "a CLI (`hades distill` / `hades resume`)"
+    return f"Executed by {who}: pid {status.get('pid')} on {status.get('host')}."
+
+
 def controls(run_id: str, status: dict, job: dict | None) -> None:
-    """Pause / resume / stop buttons for a job of this process."""
+    """Pause / continue / stop for every active run in the store (any process),
+    resume for a stopped or failed one (it then runs in this dashboard)."""
     s = status.get("status")
     alive = bool(status.get("alive"))
+    pending = pending_command(run_id, status) if alive else None
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    if job is None and alive:
-        c4.caption(
-            f"Owned by another process (pid {status.get('pid')}, e.g. "
-            "`hades distill`): view only. Stop it there with Ctrl-C."
-        )
-        return
-    here_active = job is not None and not job["done"]
-    pausing = here_active and job["paused"] and s != "paused"
-    can_resume = (here_active and job["paused"]) or (
-        not here_active and not alive and s in ("stopped", "failed")
-    )
+    paused = s == "paused" or pending == "pause"
+    can_continue = alive and paused and pending != "continue"
+    can_restart = not alive and s in ("stopped", "failed")
     # Callbacks run before the next (fragment) run, so it shows the new state
     c1.button(
         "Pause",
         key="live.pause",
         icon=":material/pause:",
-        disabled=not here_active or job["paused"] or job["stopping"],
+        disabled=not alive or paused or pending == "stop",
         width="stretch",
         on_click=_act,
         args=("pause", run_id),
@@ -88,16 +112,16 @@ def controls(run_id: str, status: dict, job: dict | None) -> None:
         "Resume",
         key="live.resume",
         icon=":material/play_arrow:",
-        disabled=not can_resume,
+        disabled=not (can_continue or can_restart),
         width="stretch",
         on_click=_act,
-        args=("resume", run_id),
+        args=("continue" if alive else "resume", run_id),
     )
     c3.button(
         "Stop",
         key="live.stop",
         icon=":material/stop:",
-        disabled=not here_active or job["stopping"],
+        disabled=not alive or pending == "stop",
         width="stretch",
         on_click=_act,
         args=("stop", run_id),
@@ -105,10 +129,14 @@ def controls(run_id: str, status: dict, job: dict | None) -> None:
     err = st.session_state.pop("live.error", None)
     if err:
         c4.error(err)
-    if pausing:
+    if alive:
+        c4.caption(executor_caption(status, job))
+    if pending == "pause":
         c4.caption("Pausing after the current chunk...")
-    elif here_active and job["stopping"]:
+    elif pending == "stop":
         c4.caption("Stopping after the current chunk (a checkpoint is written)...")
+    elif pending == "continue":
+        c4.caption("Continuing at the next check (within a second)...")
     elif s == "paused":
         c4.caption("Paused between chunks; nothing computes until you resume.")
 
@@ -236,9 +264,10 @@ def live_diagnostics(run_id: str) -> None:
 
 
 def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
-    """Live ES learning rate and sigma (values only: no recompilation)."""
-    if job is None or job["done"]:
-        st.caption("Live tuning acts on runs computing in this dashboard.")
+    """Live ES learning rate and sigma (values only: no recompilation), for any
+    active run in the store: sent through its control file."""
+    if not status.get("alive"):
+        st.caption("Live tuning acts on active runs (running, compiling or paused).")
         return
     strategy = cfg.outer.strategy if cfg else ""
     with st.form("live.tune", border=False):
@@ -287,14 +316,18 @@ def tune_form(run_id: str, status: dict, job: dict | None, cfg) -> None:
         if not knobs:
             st.info("Nothing changed.")
         else:
+            from engine.runs.control import send
+
             try:
-                pending = app_state.manager().set(run_id, **knobs)
-            except (ValueError, RunError) as e:
+                rec = send(
+                    app_state.store().resolve(run_id), "set", knobs, sender="dashboard"
+                )
+            except (ValueError, RunError, OSError) as e:
                 st.error(str(e))
             else:
                 st.success(
                     "Queued for the next chunk: "
-                    + ", ".join(f"{k} = {m.fmt_num(v)}" for k, v in pending.items())
+                    + ", ".join(f"{k} = {m.fmt_num(v)}" for k, v in rec["set"].items())
                     + " (marked on the curves when applied)."
                 )
 

@@ -15,8 +15,9 @@ from dashboard import metrics as m
 from dashboard import sources, widgets
 from dashboard import state as app_state
 from dashboard import studies as study_lib
+from dashboard.figures import load_figure
 from engine.envs.registry import SPECS
-from engine.studies import STUDY_NAMES, StudyError, list_studies, load_figure
+from engine.studies import STUDY_NAMES, StudyError, list_studies
 
 POLL_SECONDS = 1.5  # progress redraws while a study runs (each costs some CPU)
 SELECTED = "studies.selected"  # study id to show (set when one finishes, by tests)

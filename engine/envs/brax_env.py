@@ -14,7 +14,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 
 # Printed by MuJoCo when its optional Warp (NVIDIA GPU) backend is not installed,
 # on every import of Brax: nothing a user of the engine can act on.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from engine.envs.registry import EnvSpec
+from engine.envs.spec import EnvSpec
 
 
 class GymnaxEnv:

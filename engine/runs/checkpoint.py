@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from engine.atomic import atomic_write
 from engine.runs.errors import RunError
 
 CKPT_RE = re.compile(r"^ckpt_(\d{8})\.npz$")
@@ -32,6 +32,12 @@ CKPT_RE = re.compile(r"^ckpt_(\d{8})\.npz$")
 
 def checkpoint_name(generation: int) -> str:
     return f"ckpt_{generation:08d}.npz"
+
+
+def dataset_name(generation: int) -> str:
+    """The mean dataset kept beside a checkpoint (viewing an old generation reads
+    it: no ES state to rebuild, nothing to compile)."""
+    return f"dataset_{generation:08d}.npz"
 
 
 def flatten(tree: Any, prefix: str) -> dict[str, np.ndarray]:
@@ -90,18 +96,8 @@ def save(
     arrays["generation"] = np.asarray(generation, np.int64)
     arrays["run_key"] = np.asarray(run_key, np.uint32)
     arrays["meta"] = np.asarray(json.dumps({"generation": generation, **(meta or {})}))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ckpt_", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, fsync=fsync) as f:
+        np.savez(f, **arrays)
     return path
 
 
@@ -177,5 +173,7 @@ def prune(
             continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (p.parent / dataset_name(g)).unlink()
         deleted.append(g)
     return deleted

@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from engine.config import parse_overrides
+from engine.progress import bar, format_duration
 from engine.runs.errors import RunError
 from engine.runs.store import RunStore, jsonable
 
@@ -24,29 +26,14 @@ def _num(x, fmt: str = ".1f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def format_duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    if s >= 86400:
-        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
-
-
 def format_progress(event: dict) -> str:
     """One line for a progress event: generation, fitness mean/max, mean-dataset
     return, sigma, lr, s/gen, ETA and, apart, compile time."""
     gen = event.get("generation", 0)
     total = event.get("total_generations") or "?"
-    bar = ""
+    head = f"gen {gen}/{total}"
     if isinstance(total, int) and total > 0:
-        filled = min(20, int(20 * gen / total))
-        bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
-    head = f"{bar}gen {gen}/{total}"
+        head = f"{bar(gen, total)} {head}"
     if event.get("kind") == "status" or not event.get("metrics"):
         msg = event.get("message") or ""
         return f"{head} | {event.get('status')}" + (f": {msg}" if msg else "")
@@ -130,7 +117,12 @@ def _guard(fn):
 @_guard
 def cmd_list(args) -> int:
     rows = _store(args).list(
-        env=args.env, status=args.status, sort=args.sort, desc=not args.asc
+        env=args.env,
+        status=args.status,
+        sort=args.sort,
+        desc=not args.asc,
+        study=args.study,
+        sweep=args.sweep,
     )
     if args.json:
         print(json.dumps(jsonable(rows)))
@@ -239,12 +231,15 @@ def run_foreground(
     quiet: bool = False,
     generations: int | None = None,
     header: bool = True,
+    executor: str = "cli",
     trackers=None,
 ) -> int:
     """Run `runner` here with a progress line per chunk; Ctrl-C or SIGTERM stop it
     (checkpoint written, status stopped). Prints a final JSON line with --json.
+    Other processes steer it with `hades control` (through the store).
     `trackers` (`engine.trackers.Trackers`) get every progress event and are
     closed when the run ends."""
+    runner.executor = executor
     out = sys.stderr if json_out else sys.stdout
     if header and not quiet:
         print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
@@ -321,24 +316,13 @@ def cmd_resume(args) -> int:
     )
 
 
-def parse_sets(items: list[str] | None) -> dict[str, str]:
-    """["outer.population=128", ...] -> {"outer.population": "128"}."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RunError(f"--set {item!r}: use section.field=value")
-        out[key.strip()] = value.strip()
-    return out
-
-
 @_guard
 def cmd_fork(args) -> int:
     from engine.runs.preflight import check_run_length
     from engine.runs.runner import Runner
     from engine.trackers.cli import check_tracker_flags, trackers_for
 
-    overrides = parse_sets(args.set)
+    overrides = parse_overrides(args.set)
     if not args.no_run:
         check_tracker_flags(args)
     t0 = time.time()
@@ -381,6 +365,106 @@ def cmd_fork(args) -> int:
     return run_foreground(runner, args.json, args.quiet, trackers=trackers)
 
 
+# control ----------
+def parse_knobs(pairs: list[str]) -> dict[str, float]:
+    """``lr=0.02 sigma=0.05`` -> {"lr": 0.02, "sigma": 0.05}; ValueError names the
+    bad pair."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{pair!r}: use knob=value (e.g. lr=0.02)")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{pair!r}: {value!r} is not a number") from None
+    return out
+
+
+def _ack_line(run_id: str, st: dict) -> str:
+    ack = st.get("control") or {}
+    parts = [f"run {run_id}: {st.get('status')} at generation {st.get('generation')}"]
+    if ack.get("applied"):
+        applied = " ".join(f"{k}={v:g}" for k, v in ack["applied"].items())
+        parts.append(f"applied {applied} at generation {ack.get('applied_generation')}")
+    if ack.get("rejected"):
+        parts.append(
+            "rejected " + "; ".join(f"{k}: {v}" for k, v in ack["rejected"].items())
+        )
+    parts.append(
+        f"lr {_num(st.get('lr'), '.4g')}, sigma {_num(st.get('sigma'), '.4g')}"
+        + (
+            f", temperature {_num(st.get('temperature'), '.4g')}"
+            if st.get("temperature") is not None
+            else ""
+        )
+    )
+    who = f"{st.get('executor', 'python')} pid {st.get('pid')} on {st.get('host')}"
+    return "; ".join(parts) + f" ({who})"
+
+
+@_guard
+def cmd_control(args) -> int:
+    """pause | continue | stop | set knob=value...: steer an active run."""
+    from engine.runs.control import check_knobs, send
+
+    store = _store(args)
+    run_dir = store.resolve(args.run)
+    st = store.read_status(run_dir)
+    if not st.get("alive"):
+        raise RunError(
+            f"run {run_dir.name} is not active ({st.get('status')}"
+            + (f": {st['message']}" if st.get("message") else "")
+            + "): only a running, paused or queued run takes controls"
+            + (
+                f"; continue it with: hades resume {run_dir.name}"
+                if st.get("resumable") and st.get("status") != "finished"
+                else ""
+            )
+        )
+    knobs = {}
+    if args.command == "set":
+        if not args.values:
+            raise RunError("set needs knob=value pairs, e.g. set lr=0.02 sigma=0.05")
+        try:
+            knobs = check_knobs(parse_knobs(args.values))
+        except ValueError as e:
+            raise RunError(str(e)) from None
+        strategy = (store.read_config(run_dir).get("config") or {}).get("outer") or {}
+        if "temperature" in knobs and strategy.get("strategy") != "SNES":
+            raise RunError(
+                f"run {run_dir.name} uses {strategy.get('strategy')}: temperature is "
+                "a knob of SNES only"
+            )
+    elif args.values:
+        raise RunError(f"{args.command} takes no values (got {' '.join(args.values)})")
+    record = send(run_dir, args.command, knobs)
+    seq = record["seq"]
+    deadline = time.monotonic() + args.wait
+    while True:
+        st = store.read_status(run_dir)
+        acked = int((st.get("control") or {}).get("seq") or 0) >= seq
+        settled = (
+            args.command != "set"
+            or (st.get("control") or {}).get("applied") is not None
+        )
+        if (acked and settled) or not st.get("alive") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if args.json:
+        print(
+            json.dumps(jsonable({"sent": record, "acknowledged": acked, "status": st}))
+        )
+    elif acked or not st.get("alive"):
+        print(_ack_line(run_dir.name, st))
+    else:
+        print(
+            f"run {run_dir.name}: {args.command} sent (#{seq}); not acknowledged "
+            f"within {args.wait:g} s: the run applies it at its next chunk boundary"
+        )
+    return 0
+
+
 # Registration ----------
 def add_start_flags(p: argparse.ArgumentParser) -> None:
     """Flags of every command that starts a run: --log and --tensorboard-dir
@@ -416,6 +500,8 @@ def register(subparsers) -> None:
     _runs_opt(p)
     p.add_argument("--env", help="only runs of this environment")
     p.add_argument("--status", help="only runs with this status")
+    p.add_argument("--study", help="only the runs of this study id")
+    p.add_argument("--sweep", help="only the runs of this sweep id")
     p.add_argument(
         "--sort",
         default="created",
@@ -433,6 +519,29 @@ def register(subparsers) -> None:
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_list)
+
+    p = subparsers.add_parser(
+        "control",
+        help="steer an active run from any process: pause, continue, stop, "
+        "set lr=... sigma=... temperature=...",
+        description="Steer a run that any process executes (this machine or another "
+        "one that shares the runs folder). Changes apply at the run's next chunk "
+        "boundary, without a recompile; the command prints what the run acknowledged.",
+    )
+    _runs_opt(p)
+    p.add_argument("run", help="run id, id prefix, name or directory")
+    p.add_argument("command", choices=("pause", "continue", "stop", "set"))
+    p.add_argument(
+        "values", nargs="*", help="with set: knob=value (lr, sigma, temperature)"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the run to acknowledge (default 60)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_control)
 
     p = sub.add_parser("show", help="one run: status, config, lineage, metrics")
     _runs_opt(p)

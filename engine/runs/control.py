@@ -6,12 +6,20 @@ chunks: it applies pending lr/sigma/temperature changes (values only, so the chu
 does not recompile), and while paused it sleeps on a condition variable (no busy
 wait) until resumed or stopped. Changes that alter shapes or static settings
 (population, dataset size, network) are forks, not controls.
+
+Controllers in other processes (the CLI's `hades control`, a dashboard that did
+not start the run) reach the run through its directory: `send` writes
+`control.json`, and the runner applies it with `sync_from_store` between chunks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import threading
+import time
+from pathlib import Path
 
 KNOBS = ("lr", "sigma", "temperature")
 
@@ -115,3 +123,95 @@ class Control:
             f"Control(paused={self._paused}, stopped={self._stopped}, "
             f"pending={self._pending})"
         )
+
+
+# Control through the run store ----------
+# Any process that sees the runs folder steers a run by writing `control.json` in
+# its directory (atomically, under an flock so that two controllers never lose
+# each other's changes); the process that executes the run reads it between chunks
+# (`Runner`) and writes what it applied to status.json's "control" record. The
+# executor never writes control.json, so there is one writer per file.
+CONTROL_FILE = "control.json"
+COMMANDS = ("pause", "continue", "stop", "set")
+
+
+def check_knobs(knobs: dict) -> dict[str, float]:
+    """Knob values checked as `Control.set` does; raises ValueError naming the knob."""
+    unknown = sorted(set(knobs) - set(KNOBS))
+    if unknown:
+        raise ValueError(
+            f"unknown knob {', '.join(unknown)}: live knobs are {', '.join(KNOBS)} "
+            "(other settings change shapes or compiled code: use `hades fork`)"
+        )
+    return Control().set(**knobs)
+
+
+def read_commands(run_dir) -> dict:
+    """The run's control record ({} when none was ever sent)."""
+    from engine.runs.store import read_json
+
+    return read_json(Path(run_dir) / CONTROL_FILE) or {}
+
+
+def send(run_dir, command: str, knobs: dict | None = None, sender: str = "") -> dict:
+    """Write `command` (pause, continue, stop, set) for the run's executor.
+
+    Returns the record written: {seq, paused, stopped, set, time, sender}. Knob
+    changes that the executor has not acknowledged yet are kept (merged), so two
+    quick `set`s both apply. Raises ValueError for an unknown command or knob, or a
+    value out of range.
+    """
+    from engine.runs.lock import process_record
+    from engine.runs.store import read_json, write_json
+
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}: use {', '.join(COMMANDS)}")
+    knobs = check_knobs(knobs or {}) if command == "set" else {}
+    if command == "set" and not knobs:
+        raise ValueError("set needs at least one knob=value (lr, sigma, temperature)")
+    run_dir = Path(run_dir)
+    with open(run_dir / ".control.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cur = read_commands(run_dir)
+        status = read_json(run_dir / "status.json") or {}
+        ack = status.get("control") or {}
+        acked = int(ack.get("seq") or 0)
+        seq = max(int(cur.get("seq") or 0), acked) + 1
+        if int(cur.get("seq") or 0) <= acked:  # all acknowledged: start from the run
+            cur = {"paused": bool(ack.get("paused")), "stopped": False, "set": {}}
+        paused = bool(cur.get("paused"))
+        if command in ("pause", "continue"):
+            paused = command == "pause"
+        record = {
+            "seq": seq,
+            "command": command,
+            "paused": paused,
+            "stopped": bool(cur.get("stopped")) or command == "stop",
+            "set": {**(cur.get("set") or {}), **knobs},
+            "time": time.time(),
+            "sender": sender or "{host}:{pid}".format(**process_record()),
+        }
+        write_json(run_dir / CONTROL_FILE, record)
+    return record
+
+
+def sync_from_store(run_dir, control: Control, last_seq: int) -> tuple[int, dict]:
+    """Apply control.json's commands newer than `last_seq` to `control`.
+
+    Returns (seq, record): the record applied ({} when nothing was new).
+    """
+    rec = read_commands(run_dir)
+    seq = int(rec.get("seq") or 0)
+    if seq <= last_seq:
+        return last_seq, {}
+    if rec.get("stopped"):
+        control.stop()
+    if rec.get("paused"):
+        control.pause()
+    else:
+        control.resume()
+    knobs = {k: v for k, v in (rec.get("set") or {}).items() if k in KNOBS}
+    if knobs:
+        with contextlib.suppress(ValueError):
+            control.set(**knobs)
+    return seq, rec

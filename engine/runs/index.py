@@ -32,6 +32,9 @@ COLUMNS: dict[str, str] = {
     "best_fitness": "REAL",
     "mean_dataset_return": "REAL",
     "parent": "TEXT",
+    "study": "TEXT",
+    "sweep": "TEXT",
+    "host": "TEXT",
 }
 SORT_KEYS = (
     "created",
@@ -108,13 +111,16 @@ class RunIndex:
         status: str | None = None,
         sort: str = "created",
         desc: bool = True,
+        study: str | None = None,
+        sweep: str | None = None,
     ) -> list[dict]:
         if sort not in SORT_KEYS:
             raise ValueError(f"sort={sort!r}: use one of {', '.join(SORT_KEYS)}")
         where, args = [], []
-        if env:
-            where.append("env=?")
-            args.append(env)
+        for col, value in (("env", env), ("study", study), ("sweep", sweep)):
+            if value:
+                where.append(f"{col}=?")
+                args.append(value)
         if status:
             where.append("status=?")
             args.append(status)

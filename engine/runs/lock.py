@@ -2,8 +2,11 @@
 
 The lock is created with O_CREAT | O_EXCL, so two writers can never both create it.
 It records the pid, the host and the process start time (from /proc, to tell a
-reused pid from the original). A lock whose process is gone (or a zombie) is stale:
-`acquire` reports it, moves it aside and takes the run over. A lock held by a live
+reused pid from the original). A lock whose process is gone (or a zombie) is stale;
+so is the lock of a process on another host (sharing the runs folder) whose
+heartbeat in status.json is older than `STALE_CHUNKS` chunk times (and at least
+`STALE_MIN_SECONDS`). `acquire` reports a stale lock, moves it aside and takes the
+run over. A lock held by a live
 process, this one included (another thread), refuses the second writer.
 """
 
@@ -67,15 +70,39 @@ def pid_alive(pid: int, start_time: int | None = None) -> bool:
     return True
 
 
-def holder_alive(info: dict | None) -> bool:
+STALE_CHUNKS = 10
+"""A heartbeat older than this many chunk times (and than `stale_min`) is stale."""
+STALE_MIN_SECONDS = 300.0
+"""The least age of a stale heartbeat (a first chunk's compile writes none)."""
+
+
+def heartbeat_age_limit(status: dict) -> float:
+    """Seconds after which a run's heartbeat counts as stale."""
+    chunk = float(status.get("chunk_seconds") or 0.0)
+    floor = float(status.get("stale_min") or STALE_MIN_SECONDS)
+    return max(STALE_CHUNKS * chunk, floor)
+
+
+def heartbeat_fresh(status: dict | None, now: float | None = None) -> bool:
+    """Whether a run's status heartbeat (written between chunks) is recent. A
+    status without a heartbeat (an older run) cannot be judged: it counts as fresh."""
+    if not status or status.get("heartbeat") is None:
+        return True
+    now = time.time() if now is None else now
+    return now - float(status["heartbeat"]) <= heartbeat_age_limit(status)
+
+
+def holder_alive(info: dict | None, status: dict | None = None) -> bool:
     """Whether the process described by a lock (or status) record still runs.
 
-    A record from another host cannot be checked from here: it counts as alive.
+    A process on this host is checked by its pid. One on another host (a machine
+    that shares the runs folder) is alive while the run's heartbeat in `status`
+    is fresh (`heartbeat_fresh`).
     """
     if not info:
         return False
     if info.get("host") not in (None, socket.gethostname()):
-        return True
+        return heartbeat_fresh(status if status is not None else info)
     return pid_alive(info.get("pid", -1), info.get("start_time"))
 
 
@@ -104,10 +131,18 @@ def read_lock(run_dir: Path) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def lock_alive(info: dict | None) -> bool:
+def lock_alive(info: dict | None, status: dict | None = None) -> bool:
     if info and info.get("partial"):
         return bool(info.get("fresh"))
-    return holder_alive(info)
+    return holder_alive(info, status)
+
+
+def _read_status(run_dir: Path) -> dict | None:
+    try:
+        obj = json.loads((Path(run_dir) / "status.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def process_record() -> dict:
@@ -138,7 +173,8 @@ class RunLock:
                 info = read_lock(self.run_dir)
                 if info is None:
                     continue  # released meanwhile: try again
-                if lock_alive(info):
+                status = _read_status(self.run_dir)
+                if lock_alive(info, status):
                     raise RunError(
                         f"run {self.run_dir.name} is being written by pid "
                         f"{info.get('pid')} on {info.get('host')}: a second writer "
@@ -152,7 +188,10 @@ class RunLock:
                     continue
                 with contextlib.suppress(OSError):
                     aside.unlink()
-                self.stale = info
+                self.stale = dict(info)
+                if info.get("host") not in (None, socket.gethostname()):
+                    age = time.time() - float((status or {}).get("heartbeat") or 0)
+                    self.stale["heartbeat_age"] = round(age, 1)
                 continue
             except FileNotFoundError:
                 raise RunError(f"run directory {self.run_dir} does not exist") from None

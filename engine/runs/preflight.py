@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from engine.runs.cli import format_duration
+from engine.progress import format_duration
 from engine.runs.errors import RunError
 
 LONG_RUN_SECONDS = 3600.0

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from engine.runs import checkpoint as ckpt_lib
-from engine.runs.control import Control
+from engine.runs.control import Control, read_commands, sync_from_store
 from engine.runs.errors import RunError
-from engine.runs.lock import RunLock, process_record
+from engine.runs.lock import STALE_MIN_SECONDS, RunLock, process_record
 from engine.runs.store import (
     RunPaths,
     RunStore,
@@ -49,6 +49,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "nan_patience": 3,  # whole population NaN this many generations: stop
     "index_interval": 2.0,  # seconds between index updates while running
     "fsync": False,  # fsync checkpoints (power-loss safety; kill -9 needs none)
+    "stale_min": STALE_MIN_SECONDS,  # least heartbeat age of a stale lock (s)
+    "heartbeat_interval": 2.0,  # seconds between heartbeats while paused
 }
 
 # Shared distillers ----------
@@ -109,20 +111,6 @@ def save_obs_stats(paths: RunPaths, mean, var) -> None:
     os.replace(tmp, paths.obs_stats)
 
 
-def _compile_count() -> int | None:
-    """Compiled variants of the chunk and the mean-dataset evaluation (all
-    distillers of the process), to tell a chunk that compiled; None if unknown."""
-    from engine.fitness import Problem
-    from engine.outer import Distiller
-
-    try:
-        return (
-            Distiller._chunk._cache_size() + Problem.dataset_returns_jit._cache_size()
-        )
-    except AttributeError:
-        return None
-
-
 def _float(x) -> float | None:
     try:
         x = float(x)
@@ -134,6 +122,9 @@ def _float(x) -> float | None:
 # The runner ----------
 class Runner:
     """Runs (and resumes) one run directory; see the module docstring."""
+
+    executor = "python"
+    """Who executes the run, shown by the dashboard: cli, dashboard, worker..."""
 
     def __init__(self, store: RunStore, run_dir: str | os.PathLike):
         self.store = store
@@ -353,7 +344,8 @@ class Runner:
         if status is not None:
             st["status"] = status
         st.update(fields)
-        st["updated"] = time.time()
+        st.update(self._heartbeat())
+        st["updated"] = st["heartbeat"]
         self.store.write_status(self.run_dir, st)
         now = time.monotonic()
         if (
@@ -498,6 +490,9 @@ class Runner:
             "sigma": self.status.get("sigma"),
             "temperature": self.temperature,
         }
+        self._save_dataset(
+            d, es_state, gen, self.paths.checkpoints / ckpt_lib.dataset_name(gen)
+        )
         ckpt_lib.save(
             self.paths.checkpoints / ckpt_lib.checkpoint_name(gen),
             es_state,
@@ -513,7 +508,7 @@ class Runner:
         self._ckpt_gen = gen
         self.status["checkpoint_generation"] = gen
 
-    def _write_dataset(self, d, es_state, gen: int) -> None:
+    def _save_dataset(self, d, es_state, gen: int, path) -> None:
         from engine import dataset as ds_lib
 
         ds = d.mean_dataset(
@@ -522,7 +517,10 @@ class Runner:
             generation=gen,
             mean_dataset_return=self.status.get("mean_dataset_return"),
         )
-        ds_lib.save(ds, self.paths.dataset)
+        ds_lib.save(ds, path)
+
+    def _write_dataset(self, d, es_state, gen: int) -> None:
+        self._save_dataset(d, es_state, gen, self.paths.dataset)
         self._dataset_gen = gen
 
     def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):
@@ -558,6 +556,9 @@ class Runner:
         if "sigma" in applied:
             self.status["sigma"] = applied["sigma"]
         self.status["temperature"] = self.temperature
+        ack = self.status.setdefault("control", {})
+        ack.update(applied=applied, rejected=rejected, applied_generation=gen)
+        self._write_status()
         return es_state, es_params, applied, rejected
 
     # The loop ----------
@@ -571,9 +572,14 @@ class Runner:
             self.cfg.outer.temperature if self.cfg.outer.strategy == "SNES" else None
         )
         old = read_json(self.paths.status) or {}
+        # Commands sent before this start (a stop that ended the last session)
+        # are history: only newer ones apply.
+        self._control_seq = int(read_commands(self.run_dir).get("seq") or 0)
         self.status = {
             **old,
             **process_record(),
+            "executor": self.executor,
+            "control": {"seq": self._control_seq, "paused": False, "stopped": False},
             "run_id": self.run_id,
             "message": "",
             "started": time.time(),
@@ -651,73 +657,98 @@ class Runner:
 
     _state: tuple | None = None
 
-    def _loop(
-        self, d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
-    ) -> dict:
-        cfg = self.cfg
-        population = cfg.outer.population
-        patience = int(self.settings["nan_patience"])
-        nan_run = 0
-        spg_est = None
-        chunks = 0
-        end_status, message = "finished", ""
-        self._state = (es_state, es_params, gen)
-        while gen < total:
-            # Control: stop, pause, live knobs
-            if control.stopped:
-                end_status, message = "stopped", "stopped by user"
-                break
+    # Between chunks ----------
+    def _sync_control(self, control: Control) -> None:
+        """Apply commands written to the store (`hades control`, another
+        dashboard) since the last chunk; acknowledge them in status.json."""
+        seq, rec = sync_from_store(self.run_dir, control, self._control_seq)
+        if rec:
+            self._control_seq = seq
+            self.status["control"] = {
+                "seq": seq,
+                "command": rec.get("command"),
+                "paused": control.paused,
+                "stopped": control.stopped,
+                "sender": rec.get("sender"),
+                "acknowledged": time.time(),
+            }
+            self._write_status()
+
+    def _heartbeat(self) -> dict:
+        return {"heartbeat": time.time(), "stale_min": self.settings["stale_min"]}
+
+    def _before_chunk(self, control: Control, progress_fn):
+        """The driver's `control` hook: store commands, pause, stop, live knobs."""
+
+        def hook(es_state, es_params, gen):
+            self._sync_control(control)
+            if self._end is not None or control.stopped:
+                self._end = self._end or ("stopped", "stopped by user")
+                return es_state, es_params, True
             if control.paused:
                 self._event("pause", generation=gen)
                 self._write_status("paused", eta_seconds=None)
                 self._emit(progress_fn, "status")
-                control.wait_while_paused()
+                wait = float(self.settings["heartbeat_interval"])
+                while control.paused and not control.stopped:
+                    control.wait_while_paused(timeout=min(wait, 0.5))
+                    self._sync_control(control)
+                    if time.time() - self.status.get("heartbeat", 0) >= wait:
+                        self._write_status(force_index=False)
                 if control.stopped:
-                    end_status, message = "stopped", "stopped by user"
-                    break
+                    self._end = ("stopped", "stopped by user")
+                    return es_state, es_params, True
                 self._event("unpause", generation=gen)
             changes = control.take_pending()
             if changes:
                 es_state, es_params, _, _ = self._apply_changes(
-                    d, es_state, es_params, changes, gen
+                    self.distiller, es_state, es_params, changes, gen
                 )
                 self._state = (es_state, es_params, gen)
-            # Run one chunk
-            length = min(cfg.outer.chunk, total - gen)
-            compiling = length not in d._compiled_lengths
+            length = min(self.cfg.outer.chunk, self._total - gen)
+            compiling = length not in self.distiller.compiled_lengths
             want = "compiling" if compiling else "running"
             if want != self.status.get("status") or self.status.get("message"):
                 self._write_status(want, message="")
-            if chunks == 0:
+            if self._chunks == 0:
                 self._emit(progress_fn, "status")
-            n_compiles = _compile_count()
-            t0 = time.perf_counter()
-            es_state, es_params, gen, res = d.step_chunk(
-                es_state, es_params, gen, total
-            )
-            wall = time.perf_counter() - t0
-            chunks += 1
+            self._t_chunk = time.perf_counter()
+            return es_state, es_params, False
+
+        return hook
+
+    def _after_chunk(self, progress_fn):
+        """The driver's `progress_fn`: metrics, NaN policy, checkpoint, dataset,
+        status (with heartbeat and ETA) and the progress event."""
+        d = self.distiller
+        cfg = self.cfg
+        population = cfg.outer.population
+        patience = int(self.settings["nan_patience"])
+
+        def hook(res):
+            gen = res.generation
+            es_state, es_params = res.es_state, res.es_params
+            length = len(res.metrics)
+            wall = time.perf_counter() - self._t_chunk
+            self._chunks += 1
             spg = wall / length
-            # The chunk, or the first mean-dataset evaluation, compiled
-            compiled = res.compiled or _compile_count() != n_compiles
             compile_s = None
-            if compiled:
-                compile_s = max(0.0, wall - (spg_est or 0.0) * length)
+            if res.compiled:
+                compile_s = max(0.0, wall - (self._spg_est or 0.0) * length)
                 self.status["compile_seconds"] = (
                     self.status.get("compile_seconds") or 0.0
                 ) + compile_s
-            # Metrics rows
             now = time.time()
             rows = []
             for r in res.metrics:
                 r = dict(r)
                 r["seconds_per_generation"] = spg
                 r["time"] = now
-                r["compiled"] = compiled
+                r["compiled"] = res.compiled
                 rows.append(jsonable(r))
-            if res.mean_dataset_return is not None:
-                rows[-1]["mean_dataset_return"] = _float(res.mean_dataset_return)
-                self.status["mean_dataset_return"] = _float(res.mean_dataset_return)
+            if res.evaluation is not None:
+                rows[-1]["mean_dataset_return"] = _float(res.evaluation)
+                self.status["mean_dataset_return"] = _float(res.evaluation)
                 self.status["mean_dataset_generation"] = gen
             append_lines(self.paths.metrics, rows)
             self._state = (es_state, es_params, gen)
@@ -726,7 +757,7 @@ class Runner:
             for r in rows:
                 nc = int(r.get("nan_count") or 0)
                 chunk_nans += nc
-                nan_run = nan_run + 1 if nc >= population else 0
+                self._nan_run = self._nan_run + 1 if nc >= population else 0
             self.status["nan_total"] = (self.status.get("nan_total") or 0) + chunk_nans
             last = rows[-1]
             self.status.update(
@@ -737,40 +768,62 @@ class Runner:
                 lr=last.get("lr"),
                 sigma=last.get("sigma"),
                 temperature=self.temperature,
+                chunk_seconds=wall,
             )
-            # Checkpoint and dataset
-            if chunks % int(self.settings["checkpoint_every"]) == 0:
+            if self._chunks % int(self.settings["checkpoint_every"]) == 0:
                 self._checkpoint(d, es_state, es_params, gen)
             self._write_dataset(d, es_state, gen)
-            # Status, index, progress
             t_after = time.perf_counter()
-            if not compiled:  # s/gen and ETA from chunks that did not compile
-                step = (t_after - t0) / length
-                spg_est = step if spg_est is None else 0.7 * spg_est + 0.3 * step
-            eta = None if spg_est is None else (total - gen) * spg_est
+            if not res.compiled:  # s/gen and ETA from chunks that did not compile
+                step = (t_after - self._t_chunk) / length
+                est = self._spg_est
+                self._spg_est = step if est is None else 0.7 * est + 0.3 * step
+            eta = None if self._spg_est is None else (self._total - gen) * self._spg_est
             self._write_status(
-                "running", eta_seconds=eta, seconds_per_generation=spg_est
+                "running", eta_seconds=eta, seconds_per_generation=self._spg_est
             )
             self._emit(
                 progress_fn,
                 "chunk",
                 metrics=rows,
-                mean_dataset_return=_float(res.mean_dataset_return),
+                mean_dataset_return=_float(res.evaluation),
                 compile_seconds=compile_s,
-                compiled=compiled,
+                compiled=res.compiled,
                 chunk_seconds=wall,
                 nan_count=chunk_nans,
             )
-            if patience > 0 and nan_run >= patience:
-                end_status = "failed"
-                message = (
+            if patience > 0 and self._nan_run >= patience:
+                self._end = (
+                    "failed",
                     f"fitness was NaN or inf for the whole population ({population} "
-                    f"members) for {nan_run} consecutive generations (up to "
+                    f"members) for {self._nan_run} consecutive generations (up to "
                     f"generation {gen}): the run diverged. Fork or resume from an "
                     "earlier checkpoint with a smaller outer.lr, outer.sigma or "
-                    "inner.lr."
+                    "inner.lr.",
                 )
-                break
+
+        return hook
+
+    # The loop ----------
+    def _loop(
+        self, d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
+    ) -> dict:
+        self._total = total
+        self._chunks = 0
+        self._nan_run = 0
+        self._spg_est = None
+        self._end: tuple[str, str] | None = None
+        self._t_chunk = time.perf_counter()
+        self._state = (es_state, es_params, gen)
+        es_state, es_params, gen = d.run(
+            es_state,
+            es_params,
+            gen,
+            total,
+            progress_fn=self._after_chunk(progress_fn),
+            control=self._before_chunk(control, progress_fn),
+        )
+        end_status, message = self._end or ("finished", "")
         # The end: checkpoint, dataset, status
         self._checkpoint(d, es_state, es_params, gen)
         if self._dataset_gen != gen or not self.paths.dataset.is_file():

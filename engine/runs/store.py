@@ -46,20 +46,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from engine.atomic import atomic_write, jsonable, write_json
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.errors import RunError
+from engine.runs.ids import new_run_dir
 from engine.runs.index import SORT_KEYS, RunIndex
 from engine.runs.lock import LOCK_NAME, holder_alive, lock_alive, read_lock
 
@@ -87,11 +86,6 @@ def default_root() -> Path:
     if home:
         return Path(home).expanduser() / "runs"
     return Path("~/.hades/runs").expanduser()
-
-
-def new_run_id() -> str:
-    """Sortable, generated, never user text: ``YYYYmmdd-HHMMSS-<6 hex>``."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
 # Files ----------
@@ -161,39 +155,6 @@ class RunInfo:
 
     def __fspath__(self) -> str:
         return str(self.path)
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON values; NaN and inf become None (strict JSON for any reader)."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        return x
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
-        return jsonable(x.item())
-    if hasattr(x, "tolist"):
-        return jsonable(x.tolist())
-    return str(x)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: temp file in the same directory, then rename."""
-    data = json.dumps(jsonable(obj), indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path) -> dict | None:
@@ -372,11 +333,14 @@ class RunStore:
         parent: dict | str | None = None,
         runner: dict | None = None,
         check: bool = True,
+        labels: dict | None = None,
     ) -> RunInfo:
         """A new run directory: config.json, status queued, empty metrics.
 
         `parent` is a run id or a dict {"run_id", "generation", ...} (a fork).
         `runner` holds the runner's settings (checkpoint policy, NaN patience).
+        `labels` tag the run with the group it belongs to: ``study`` (a study id),
+        ``sweep`` (a sweep id) and ``slot`` (its place in that group).
         Raises RunError when the root is unwritable or the disk is (nearly) full.
         """
         runner = dict(runner or {})
@@ -388,16 +352,8 @@ class RunStore:
             )
         if isinstance(parent, str):
             parent = {"run_id": parent}
-        for _ in range(10):
-            run_id = new_run_id()
-            paths = RunPaths(self.root / run_id)
-            try:
-                paths.dir.mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RunError("could not create a unique run id")
+        run_id, run_dir = new_run_dir(self.root)
+        paths = RunPaths(run_dir)
         try:
             paths.checkpoints.mkdir()
             paths.media.mkdir()
@@ -416,6 +372,7 @@ class RunStore:
                 "env": cfg.env.name,
                 "parent": parent,
                 "runner": runner,
+                "labels": jsonable(dict(labels or {})),
                 "versions": package_versions(),
                 "devices": device_info(),
                 "host": socket.gethostname(),
@@ -526,7 +483,7 @@ class RunStore:
                     st2 = read_json(paths.status) or st
                     if st2.get("status") not in ACTIVE:
                         return self._status(run_dir)
-                alive = lock_alive(info)
+                alive = lock_alive(info, st)
             if not alive:
                 st["status"] = "failed"
                 st["message"] = DIED
@@ -599,7 +556,8 @@ class RunStore:
         return ckpt_lib.list_checkpoints(self.paths(run).checkpoints)
 
     def load_dataset(self, run: str | os.PathLike, generation: int | None = None):
-        """The mean dataset: dataset.npz, or rebuilt from a checkpoint's ES state."""
+        """The mean dataset: dataset.npz, or the one kept beside the checkpoint of
+        `generation` (file I/O only: nothing is rebuilt or compiled)."""
         from engine import dataset as ds_lib
 
         run_dir = self.resolve(run)
@@ -610,21 +568,23 @@ class RunStore:
                     f"run {run_dir.name} has no dataset yet (no chunk finished)"
                 )
             return ds_lib.load(paths.dataset)
-        ckpts = dict(self.checkpoints(run_dir))
-        if generation not in ckpts:
+        path = paths.checkpoints / ckpt_lib.dataset_name(generation)
+        if not path.is_file():
+            have = sorted(self.dataset_generations(run_dir))
             raise RunError(
-                f"run {run_dir.name} has no checkpoint at generation "
-                f"{generation}; available: {sorted(ckpts) or 'none'}"
+                f"run {run_dir.name} keeps no dataset of generation {generation}; "
+                f"available: {have or 'none'}"
             )
-        from engine.runs.runner import load_obs_stats, shared_distiller
+        return ds_lib.load(path)
 
-        cfg = self.hades_config(run_dir)
-        distiller = shared_distiller(cfg, load_obs_stats(paths))
-        state_t, params_t = distiller.init()
-        state, _, gen = ckpt_lib.restore(
-            ckpt_lib.read(ckpts[generation]), state_t, params_t
+    def dataset_generations(self, run: str | os.PathLike) -> list[int]:
+        """Generations whose mean dataset is kept beside a checkpoint."""
+        d = RunPaths(self.resolve(run)).checkpoints
+        return sorted(
+            g
+            for g, _ in self.checkpoints(d.parent)
+            if (d / ckpt_lib.dataset_name(g)).is_file()
         )
-        return distiller.mean_dataset(state, run_id=run_dir.name, generation=gen)
 
     # Index ----------
     def _row(self, run_dir: Path, status: dict | None = None) -> dict | None:
@@ -635,6 +595,7 @@ class RunStore:
         cfg = meta.get("config") or {}
         outer = cfg.get("outer") or {}
         parent = meta.get("parent") or {}
+        labels = meta.get("labels") or {}
         return {
             "id": run_dir.name,
             "name": meta.get("name", ""),
@@ -653,6 +614,9 @@ class RunStore:
             "best_fitness": st.get("best_fitness"),
             "mean_dataset_return": st.get("mean_dataset_return"),
             "parent": parent.get("run_id") if isinstance(parent, dict) else None,
+            "study": labels.get("study"),
+            "sweep": labels.get("sweep"),
+            "host": st.get("host") or meta.get("host"),
         }
 
     def _index_run(self, run_dir: Path, status: dict | None = None) -> None:
@@ -693,14 +657,18 @@ class RunStore:
         status: str | None = None,
         sort: str = "created",
         desc: bool = True,
+        study: str | None = None,
+        sweep: str | None = None,
     ) -> list[dict]:
-        """Rows of the run table, active runs refreshed from their directories."""
+        """Rows of the run table, active runs refreshed from their directories.
+
+        `study` / `sweep` keep the runs of one study or sweep."""
         if sort not in SORT_KEYS:
             raise RunError(f"sort={sort!r}: use one of {', '.join(SORT_KEYS)}")
         if not self.root.is_dir():
             return []
         self._sync()
-        rows = self.index.query(env=env, sort=sort, desc=desc)
+        rows = self.index.query(env=env, sort=sort, desc=desc, study=study, sweep=sweep)
         out = []
         for r in rows:
             if r["status"] in ACTIVE or r["status"] is None:
@@ -762,24 +730,17 @@ class RunStore:
                 else []
             )
         }
-        fd, tmp = tempfile.mkstemp(
-            dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-                for path in sorted(run_dir.rglob("*")):
-                    rel = path.relative_to(run_dir)
-                    if not path.is_file() or path.name == LOCK_NAME:
-                        continue
-                    if path.name.endswith(".tmp"):
-                        continue
-                    if rel.parts[0] == "checkpoints" and path.name not in keep:
-                        continue
-                    z.write(path, f"{run_dir.name}/{rel.as_posix()}")
-            os.replace(tmp, out)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with (
+            atomic_write(out) as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z,
+        ):
+            for path in sorted(run_dir.rglob("*")):
+                rel = path.relative_to(run_dir)
+                if not path.is_file() or path.name == LOCK_NAME:
+                    continue
+                if path.name.endswith(".tmp"):
+                    continue
+                if rel.parts[0] == "checkpoints" and path.name not in keep:
+                    continue
+                z.write(path, f"{run_dir.name}/{rel.as_posix()}")
         return out

@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"run {runner.run_id} in {runner.run_dir}", flush=True)
-    return run_foreground(runner, args.json, args.quiet, header=False)
+    return run_foreground(
+        runner, args.json, args.quiet, header=False, executor="worker"
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Lupu, Lu, Liesen, Lange, Foerster. "Behaviour Distillation". ICLR 2024.
 Each study is a function ``run_<name>(..., preset="quick", runs_root=None,
 progress_fn=None) -> dict`` that writes a study directory under the runs root
 (``<root>/studies/<id>/``: config.json, status.json, results.json, a CSV of the
-numbers, plotly figures as JSON and PNG; see `engine.studies.common`) and returns
+numbers, figures as plotly JSON specs and PNG; see `engine.studies.common`) and returns
 the headline numbers with the output paths. `STUDIES` maps the names used by the CLI
 (``hades study <name>``) and the dashboard to those functions (imported on first use):
 
@@ -31,7 +31,7 @@ _RUN_FUNCTIONS = {
 }
 STUDY_NAMES: tuple[str, ...] = tuple(_RUN_FUNCTIONS)
 """The study names, without importing the studies (for parsers and menus)."""
-_COMMON = ("list_studies", "load_figure", "read_study_status", "StudyError")
+_COMMON = ("list_studies", "read_study_status", "StudyError")
 
 
 def __getattr__(name: str):
@@ -56,7 +56,6 @@ __all__ = [
     "STUDY_NAMES",
     "StudyError",
     "list_studies",
-    "load_figure",
     "read_study_status",
     "run_baseline",
     "run_multitask",

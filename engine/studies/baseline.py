@@ -29,6 +29,8 @@ import numpy as np
 from engine import dataset as ds_lib
 from engine import presets
 from engine.config import HadesConfig
+from engine.driver import EsDriver
+from engine.figures.baseline import figure
 from engine.fitness import Problem
 from engine.policy import param_count
 from engine.strategies import Strategy
@@ -59,7 +61,7 @@ class Neuroevolution:
         params = problem.init_params(jax.random.PRNGKey(0))
         self.template = jax.tree.map(lambda x: np.zeros(x.shape, np.float32), params)
         self.strategy = Strategy(cfg.outer, self.template)
-        self.loop = common.EsLoop(
+        self.loop = EsDriver(
             self.strategy, self.population_fitness, cfg.seed, cfg.outer.chunk
         )
         run_key = jax.random.split(jax.random.PRNGKey(cfg.seed))[0]
@@ -219,8 +221,9 @@ def run_baseline(
                     mean_return=evals[-1][1],
                 )
 
-            es_state, rows, evals = ne.loop.run(
-                es_state, es_params, o.generations, o.eval_every, eval_fn, on_chunk
+            ne.loop.evaluate, ne.loop.eval_every = eval_fn, o.eval_every
+            es_state, rows, evals = common.evolve(
+                ne.loop, es_state, es_params, o.generations, on_chunk
             )
             for r in rows:
                 curves.append(
@@ -261,7 +264,7 @@ def run_baseline(
             for m, r in results.items()
         ]
         summary_path = common.write_csv(sd.file(f"{NAME}_summary.csv"), summary_rows)
-        fig = figure(curves, results, env, cfg)
+        fig = figure(curves, results, env, cfg, LABELS)
         figs = {"curves": common.save_figure(fig, sd.figures, "curves")}
         return sd.finish(
             {
@@ -280,75 +283,3 @@ def run_baseline(
                 "figures": figs,
             }
         )
-
-
-def figure(curves: list[dict], results: dict, env: str, cfg: HadesConfig):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        column_widths=[0.4, 0.4, 0.2],
-        subplot_titles=(
-            "ES mean: return",
-            "population mean fitness",
-            "search dimensions",
-        ),
-    )
-    colors = {"hades_r": "#636efa", "hades_f": "#ef553b", "neuroevolution": "#00cc96"}
-    for m in results:
-        ev = [r for r in curves if r["method"] == m and "mean_return" in r]
-        pop = [r for r in curves if r["method"] == m and "fitness_mean" in r]
-        fig.add_trace(
-            go.Scatter(
-                x=[r["generation"] for r in ev],
-                y=[r["mean_return"] for r in ev],
-                mode="lines+markers",
-                name=LABELS[m],
-                line={"color": colors[m]},
-                legendgroup=m,
-            ),
-            1,
-            1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=[r["generation"] for r in pop],
-                y=[r["fitness_mean"] for r in pop],
-                mode="lines",
-                name=LABELS[m],
-                line={"color": colors[m]},
-                legendgroup=m,
-                showlegend=False,
-            ),
-            1,
-            2,
-        )
-    short = {"hades_r": "HaDES-R", "hades_f": "HaDES-F", "neuroevolution": "weights"}
-    fig.add_trace(
-        go.Bar(
-            x=[short[m] for m in results],
-            y=[results[m]["search_dims"] for m in results],
-            marker={"color": [colors[m] for m in results]},
-            text=[str(results[m]["search_dims"]) for m in results],
-            showlegend=False,
-        ),
-        1,
-        3,
-    )
-    fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_xaxes(title_text="generation", row=1, col=1)
-    fig.update_xaxes(title_text="generation", row=1, col=2)
-    fig.update_yaxes(title_text="return", row=1, col=1)
-    o = cfg.outer
-    fig.update_layout(
-        title=(
-            f"{env}: HaDES vs neuroevolution ({o.strategy}, population "
-            f"{o.population}, {o.generations} generations, policy "
-            f"{cfg.inner.depth}x{cfg.inner.width} {cfg.inner.activation})"
-        ),
-        width=1200,
-        height=450,
-    )
-    return fig

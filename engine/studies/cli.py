@@ -12,6 +12,8 @@ import json
 import sys
 import time
 
+from engine.config import parse_overrides
+
 _LIST_HELP = "comma-separated"
 
 
@@ -25,12 +27,6 @@ def _floats(text: str) -> list[float]:
 
 def _strs(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
-
-
-def _overrides(pairs) -> dict[str, str]:
-    from engine.cli import _overrides as parse
-
-    return parse(pairs)
 
 
 class _Progress:
@@ -128,7 +124,7 @@ def cmd_transfer(args) -> int:
         "env": args.env,
         "seed": args.seed,
         "inits": args.inits,
-        "distil_overrides": _overrides(args.set) or None,
+        "distil_overrides": parse_overrides(args.set) or None,
     }
     if args.widths:
         kw["widths"] = _ints(args.widths)
@@ -147,7 +143,7 @@ def cmd_baseline(args) -> int:
         "population": args.population,
         "size": args.size,
         "final_inits": args.inits,
-        "overrides": _overrides(args.set) or None,
+        "overrides": parse_overrides(args.set) or None,
     }
     if args.methods:
         kw["methods"] = tuple(_strs(args.methods))
@@ -162,7 +158,7 @@ def cmd_size_sweep(args) -> int:
         "population": args.population,
         "eval_inits": args.inits,
         "sizes": _ints(args.sizes) if args.sizes else None,
-        "overrides": _overrides(args.set) or None,
+        "overrides": parse_overrides(args.set) or None,
     }
     return _run("size-sweep", args, kw)
 
@@ -173,7 +169,7 @@ def cmd_multitask(args) -> int:
         "seed": args.seed,
         "inits": args.inits,
         "datasets": _strs(args.datasets) if args.datasets else None,
-        "distil_overrides": _overrides(args.set) or None,
+        "distil_overrides": parse_overrides(args.set) or None,
     }
     return _run("multitask", args, kw)
 
@@ -193,7 +189,7 @@ def cmd_published(args) -> int:
         "inits": args.inits,
         "minatar_inits": args.minatar_inits,
         "seed": args.seed,
-        "overrides": _overrides(args.set) or None,
+        "overrides": parse_overrides(args.set) or None,
     }
     return _run("published", args, kw)
 

@@ -41,7 +41,9 @@ import optax
 from engine import dataset as ds_lib
 from engine import presets
 from engine.config import InnerConfig
+from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset, problem_for_dataset
+from engine.figures.multitask import figure
 from engine.inner import make_optimizer
 from engine.policy import MLPPolicy
 from engine.rollout import reduce_returns, rollout
@@ -259,7 +261,7 @@ def run_multitask(
                 ds_lib.save(ds, sd.datasets_dir() / f"{env}.npz")
                 dss.append(ds)
         else:
-            dss = [common.load_dataset_ref(d, runs_root) for d in datasets]
+            dss = [load_dataset_ref(d, runs_root)[0] for d in datasets]
         envs = tuple(d.env for d in dss)
         merged = merge(dss)
         cfgs = [config_for_dataset(d) for d in dss]
@@ -386,38 +388,3 @@ def run_multitask(
                 "figures": figs,
             }
         )
-
-
-def figure(tasks: dict):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    envs = list(tasks)
-    fig = make_subplots(rows=1, cols=len(envs), subplot_titles=envs)
-    colors = {"multitask": "#636efa", "single_task": "#00cc96", "random": "#7f7f7f"}
-    names = {
-        "multitask": "one multitask policy",
-        "single_task": "single-task policy",
-        "random": "random policy",
-    }
-    keys = ("multitask", "single_task", "random")
-    for col, env in enumerate(envs, start=1):
-        t = tasks[env]
-        fig.add_trace(
-            go.Bar(
-                x=[names[k] for k in keys],
-                y=[t[k] for k in keys],
-                error_y={"type": "data", "array": [t[f"{k}_std"] for k in keys]},
-                marker={"color": [colors[k] for k in keys]},
-                showlegend=False,
-            ),
-            1,
-            col,
-        )
-    fig.update_yaxes(title_text="return", row=1, col=1)
-    fig.update_layout(
-        title="Zero-shot multi-task policy from single-task datasets",
-        width=450 * len(envs),
-        height=420,
-    )
-    return fig

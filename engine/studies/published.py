@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from engine.evaluate import evaluate_dataset
+from engine.figures.published import figure
 from engine.paper_import import PaperImportError, import_paper
 from engine.studies import common
 
@@ -203,71 +204,3 @@ def markdown_table(rows: list[dict]) -> str:
             f"{delta} | {_num(r['training_log_fitness'], d)} |"
         )
     return "\n".join(lines)
-
-
-def short_name(file: str) -> str:
-    """'brax-hopper-D64-runningnorm-hadesF-seed0.pkl' -> 'D64 running F seed0'."""
-    import re
-
-    parts = []
-    for pat, fmt in (
-        (r"-D(\d+)-", "D{}"),
-        (r"-(const|running)norm", "{}"),
-        (r"hades([RF])", "{}"),
-        (r"seed(\d+)", "seed{}"),
-    ):
-        m = re.search(pat, file)
-        if m:
-            parts.append(fmt.format(m.group(1)))
-    return " ".join(parts) if len(parts) >= 2 else file.removesuffix(".pkl")[:24]
-
-
-def figure(rows: list[dict], per_init: list[dict]):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    ev = [r for r in rows if r["status"] == "evaluated"]
-    envs = sorted({r["env"] for r in ev})
-    fig = make_subplots(rows=1, cols=len(envs), subplot_titles=envs)
-    for col, env in enumerate(envs, start=1):
-        sel = [r for r in ev if r["env"] == env]
-        names = [short_name(r["file"]) for r in sel]
-        pts = [p for p in per_init if any(p["file"] == r["file"] for r in sel)]
-        fig.add_trace(
-            go.Box(
-                x=[short_name(p["file"]) for p in pts],
-                y=[p["return"] for p in pts],
-                boxpoints="all",
-                name="ours (per init)",
-                marker={"color": "#636efa"},
-                showlegend=col == 1,
-            ),
-            1,
-            col,
-        )
-        ref = [
-            (n, r["reference"])
-            for n, r in zip(names, sel, strict=True)
-            if r["reference"] is not None
-        ]
-        if ref:
-            fig.add_trace(
-                go.Scatter(
-                    x=[n for n, _ in ref],
-                    y=[v for _, v in ref],
-                    mode="markers",
-                    name="reference",
-                    marker={"color": "#ef553b", "size": 12, "symbol": "x"},
-                    showlegend=col == 1,
-                ),
-                1,
-                col,
-            )
-        fig.update_xaxes(
-            type="category", categoryorder="array", categoryarray=names, row=1, col=col
-        )
-    fig.update_yaxes(title_text="return", row=1, col=1)
-    fig.update_layout(
-        title="Published datasets re-evaluated", width=600 * len(envs), height=500
-    )
-    return fig

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine import dataset as ds_lib
 from engine import presets
+from engine.figures.size_sweep import figure
 from engine.studies import common
 
 NAME = "size_sweep"
@@ -109,48 +110,3 @@ def run_size_sweep(
                 "figures": figs,
             }
         )
-
-
-def figure(finals: dict, curves: list[dict], env: str):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    sizes = list(finals)
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(
-            "final return vs dataset size N",
-            "ES mean dataset return per N",
-        ),
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=sizes,
-            y=[float(finals[n].mean()) for n in sizes],
-            error_y={"type": "data", "array": [float(finals[n].std()) for n in sizes]},
-            mode="lines+markers",
-            name="final return",
-        ),
-        1,
-        1,
-    )
-    for n in sizes:
-        c = [r for r in curves if r["size"] == n]
-        fig.add_trace(
-            go.Scatter(
-                x=[r["generation"] for r in c],
-                y=[r["mean_return"] for r in c],
-                mode="lines+markers",
-                name=f"N={n}",
-            ),
-            1,
-            2,
-        )
-    fig.update_xaxes(
-        type="log", dtick=float(np.log10(2)), title_text="N (pairs)", row=1, col=1
-    )
-    fig.update_xaxes(title_text="generation", row=1, col=2)
-    fig.update_yaxes(title_text="return", row=1, col=1)
-    fig.update_layout(title=f"{env}: dataset size sweep", width=1100, height=430)
-    return fig

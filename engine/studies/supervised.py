@@ -9,8 +9,9 @@ network's loss on the real training set (minimised). The paper's MNIST file repo
 a train accuracy of 0.896; the test accuracy was never measured by its code.
 
 Here the ES is the same `engine.strategies.Strategy` (evosax OpenES) as HaDES runs,
-driven by `common.EsLoop`. The fitness uses a fresh random subsample of the training
-set each generation (common to all members), `inits` network inits per candidate.
+driven by `engine.driver.EsDriver`. The fitness uses a fresh random subsample of
+the training set each generation (common to all members), `inits` network inits
+per candidate.
 At the end, fresh networks trained on the final ES mean are scored on the full
 training and test sets; the same is done for the starting point (class means).
 
@@ -35,6 +36,8 @@ import numpy as np
 import optax
 
 from engine.config import OuterConfig
+from engine.driver import EsDriver
+from engine.figures.supervised import curve_figure, image_figure
 from engine.strategies import Strategy
 from engine.studies import common
 
@@ -410,7 +413,7 @@ def run_supervised(
     with common.StudyDir(NAME, params, runs_root) as sd:
         problem = SupervisedProblem(data, s)
         strategy = Strategy(outer_config(s), problem.template)
-        loop = common.EsLoop(strategy, problem.population_fitness, s.seed, s.chunk)
+        loop = EsDriver(strategy, problem.population_fitness, s.seed, s.chunk)
         start = class_means(data)
         es_state, es_params = loop.init({"images": jnp.asarray(start)})
         eval_key = jax.random.PRNGKey(s.seed + 10_000)
@@ -439,8 +442,9 @@ def run_supervised(
                 train_loss=evals[-1][1][0] if evals else None,
             )
 
-        es_state, rows, evals = loop.run(
-            es_state, es_params, s.generations, s.eval_every, eval_fn, on_chunk
+        loop.evaluate, loop.eval_every = eval_fn, s.eval_every
+        es_state, rows, evals = common.evolve(
+            loop, es_state, es_params, s.generations, on_chunk
         )
         final = np.asarray(strategy.get_mean(es_state)["images"])
         common.report(progress_fn, NAME, "evaluate", 0, 2)
@@ -530,79 +534,3 @@ def _merge_curve(curve: list[dict], evals: list[dict]) -> list[dict]:
     if 0 in by_gen:
         out.insert(0, dict(by_gen[0]))
     return out
-
-
-def image_figure(start: np.ndarray, final: np.ndarray, name: str):
-    """Two rows of images: the class means the ES started at, the distilled ones."""
-    from plotly.subplots import make_subplots
-
-    k = final.shape[0]
-    fig = make_subplots(
-        rows=2,
-        cols=k,
-        horizontal_spacing=0.01,
-        vertical_spacing=0.08,
-        subplot_titles=[str(c) for c in range(k)] + [""] * k,
-    )
-    lo = float(min(start.min(), final.min()))
-    hi = float(max(start.max(), final.max()))
-    for row, imgs in ((1, start), (2, final)):
-        for c in range(k):
-            fig.add_heatmap(
-                z=imgs[c, :, :, 0],
-                colorscale="gray",
-                zmin=lo,
-                zmax=hi,
-                showscale=False,
-                row=row,
-                col=c + 1,
-            )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(
-        title=f"{name}: class means (top) and distilled images (bottom)",
-        width=110 * k,
-        height=300,
-        margin={"t": 60, "b": 10},
-    )
-    return fig
-
-
-def curve_figure(curve: list[dict], evals: list[dict], name: str):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(
-            "population: training loss (fitness, minimised)",
-            "ES mean images: training accuracy",
-        ),
-    )
-    g = [r["generation"] for r in curve]
-    fig.add_trace(
-        go.Scatter(
-            x=g,
-            y=[-r["fitness_mean"] for r in curve],
-            mode="lines",
-            name="population mean loss",
-        ),
-        1,
-        1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[e["generation"] for e in evals],
-            y=[e["mean_train_accuracy"] for e in evals],
-            mode="lines+markers",
-            name="mean images",
-        ),
-        1,
-        2,
-    )
-    fig.update_xaxes(title_text="generation")
-    fig.update_layout(
-        title=f"Supervised distillation on {name}", width=1000, height=420
-    )
-    return fig

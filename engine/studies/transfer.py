@@ -15,7 +15,10 @@ at another width, and its transfer to random inits is part of what is measured.
 from __future__ import annotations
 
 from engine import presets
+from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset
+from engine.figures.transfer import figure
+from engine.figures.transfer import value_label as _fmt
 from engine.studies import common
 
 NAME = "transfer"
@@ -37,10 +40,6 @@ PRESETS = {
         "inits": 16,
     },
 }
-
-
-def _fmt(axis: str, v) -> str:
-    return f"{v:.3g}" if axis == "lr" else str(int(v))
 
 
 def run_transfer(
@@ -88,7 +87,7 @@ def run_transfer(
 
             ds_lib.save(ds, sd.datasets_dir() / "dataset.npz")
         else:
-            ds = common.load_dataset_ref(dataset, runs_root)
+            ds, _ = load_dataset_ref(dataset, runs_root)
         base = config_for_dataset(ds)
         home = {
             "width": base.inner.width,
@@ -154,66 +153,3 @@ def run_transfer(
                 "figures": figs,
             }
         )
-
-
-def figure(rows: list[dict], home: dict, env: str, size: int, inits: int):
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    titles = {
-        "width": "policy width",
-        "steps": "inner steps",
-        "lr": "inner learning rate",
-    }
-    fig = make_subplots(
-        rows=1, cols=3, subplot_titles=[titles[a] for a in AXES], shared_yaxes=True
-    )
-    for col, axis in enumerate(AXES, start=1):
-        for home_flag, color, name in (
-            (False, "#636efa", "transfer setting"),
-            (True, "#ef553b", "in-distribution"),
-        ):
-            sel = [
-                r
-                for r in rows
-                if r["axis"] == axis and r["in_distribution"] == home_flag
-            ]
-            if not sel:
-                continue
-            fig.add_trace(
-                go.Box(
-                    x=[_fmt(axis, r["value"]) for r in sel],
-                    y=[r["return"] for r in sel],
-                    name=name,
-                    marker={"color": color},
-                    boxpoints="all",
-                    jitter=0.3,
-                    legendgroup=name,
-                    showlegend=col == 1,
-                ),
-                1,
-                col,
-            )
-        order = [
-            _fmt(axis, v)
-            for v in sorted({r["value"] for r in rows if r["axis"] == axis})
-        ]
-        fig.update_xaxes(
-            type="category",
-            categoryorder="array",
-            categoryarray=order,
-            title_text=titles[axis],
-            row=1,
-            col=col,
-        )
-    fig.update_yaxes(title_text="return", row=1, col=1)
-    fig.update_layout(
-        title=(
-            f"{env} N={size}: transfer to other policies ({inits} random inits "
-            f"per setting; in-distribution: width {home['width']}, "
-            f"{home['steps']} steps, lr {home['lr']:.3g})"
-        ),
-        width=1200,
-        height=450,
-    )
-    return fig
