@@ -73,6 +73,15 @@ def _load_dataset(ref: str, runs_root: str | None):
 
 def cmd_evaluate(args) -> int:
     from engine.evaluate import evaluate_dataset
+    from engine.progress import bar, format_duration
+
+    def progress(ev: dict) -> None:  # like distill's progress lines, on stderr
+        print(
+            f"{bar(ev['done'], ev['total'])} evaluate {ev['done']}/{ev['total']} "
+            f"inits | {ev['elapsed']:.1f} s | ETA {format_duration(ev['eta_seconds'])}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     ds = _load_dataset(args.dataset, args.runs)
     res = evaluate_dataset(
@@ -81,6 +90,7 @@ def cmd_evaluate(args) -> int:
         seed=args.seed,
         random_inits=args.random_inits,
         overrides=config_lib.parse_overrides(args.set),
+        progress_fn=None if args.quiet else progress,
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -262,6 +272,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", help="Runs root, to find a run id.")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--verbose", action="store_true", help="Text as well as JSON.")
+    p.add_argument("--quiet", action="store_true", help="No progress lines.")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("import", help="Convert a paper pickle safely to our .npz.")
