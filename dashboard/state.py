@@ -77,6 +77,17 @@ the same machine) get the CPU first, so pages stay responsive while a run uses
 every core; the run takes what is left."""
 
 
+def chain(*fns):
+    """One progress_fn calling each of `fns` (None entries skipped) in order."""
+    fns = [f for f in fns if f is not None]
+
+    def progress(event: dict) -> None:
+        for f in fns:
+            f(event)
+
+    return progress
+
+
 def yield_cpu_to_ui(event: dict | None = None) -> None:
     """Lower the priority of this thread and of XLA's compute threads (Linux).
 

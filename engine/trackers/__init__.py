@@ -5,6 +5,8 @@ streamed to Weights & Biases and TensorBoard.
   `.progress` as (part of) the run's `progress_fn`, call `.close()` when it ends.
 - `check_trackers(names, tensorboard_dir)`: the checks `make_trackers` does, for a
   caller that validates before it creates the run (one-line `TrackerError`).
+- `trackers_on_first_event(names, root)`: a `progress_fn` for a run queued
+  elsewhere (the dashboard's jobs): trackers made on its first event.
 - `export_run(run_dir, names, tensorboard_dir)`: a past run, replayed from its
   metrics.jsonl (`hades runs export RUN --to tensorboard DIR | --to wandb`).
 
@@ -15,7 +17,13 @@ or slows the run: it is dropped with one warning.
 
 from engine.trackers.base import Media, RunInfo, Tracker, TrackerError
 from engine.trackers.export import export_run
-from engine.trackers.hub import KNOWN, Trackers, check_trackers, make_trackers
+from engine.trackers.hub import (
+    KNOWN,
+    Trackers,
+    check_trackers,
+    make_trackers,
+    trackers_on_first_event,
+)
 
 __all__ = [
     "KNOWN",
@@ -27,4 +35,5 @@ __all__ = [
     "check_trackers",
     "export_run",
     "make_trackers",
+    "trackers_on_first_event",
 ]

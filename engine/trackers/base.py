@@ -124,7 +124,7 @@ def write_record(run_dir: Path, tracker: str, info: dict) -> None:
     """Remember where `tracker` logged the run (run_dir/trackers.json)."""
     with _RECORD_LOCK:
         rec = read_record(run_dir)
-        rec[tracker] = info
+        rec[tracker] = {**(rec.get(tracker) or {}), **info}
         write_json(Path(run_dir) / TRACKERS_FILE, rec)
 
 

@@ -132,6 +132,37 @@ def make_trackers(
     return Trackers(run_info, backends, media=media, warn=warn, info=info)
 
 
+def trackers_on_first_event(
+    names,
+    root,
+    tensorboard_dir=None,
+    job: str = "distill",
+    warn: Callable[[str], None] = warn_stderr,
+    info: Callable[[str], None] | None = info_stderr,
+) -> Callable[[dict], None] | None:
+    """A `progress_fn` for a run that is created later (a job queued in the
+    dashboard): the trackers are made on the run's first event (its `run_id`
+    names the folder under `root`) and close themselves when the run ends. Check
+    the names first (`check_trackers`); None for no names."""
+    names = normalize(names)
+    if not names:
+        return None
+    holder: list[Trackers] = []
+    lock = threading.Lock()
+
+    def progress(event: dict) -> None:
+        with lock:
+            if not holder:
+                run_dir = Path(root) / event["run_id"]
+                hub = make_trackers(names, run_dir, tensorboard_dir, job=job,
+                                    warn=warn, info=info)  # fmt: skip
+                hub.auto_close = True
+                holder.append(hub)
+        holder[0].progress(event)
+
+    return progress
+
+
 class _Worker:
     """One backend in its own thread: start, then queued calls, then finish."""
 
@@ -168,6 +199,8 @@ class _Worker:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         why = f"{doing}: {type(e).__name__}{': ' + msg[:300] if msg else ''}"
         name = self.backend.name
+        with contextlib.suppress(OSError):  # `hades runs show` / a page can tell
+            write_record(self.run.run_dir, name, {"error": why})
         if self.run.job == "export":
             self.warn(f"{name}: the export failed ({why})")
             return
@@ -238,6 +271,7 @@ class Trackers:
         self._lock = threading.Lock()
         self._closed = False
         self._finished = threading.Event()
+        self.auto_close = False  # close in a thread of its own when the run ends
         self.workers = [_Worker(b, run, warn, info) for b in backends]
         self._thread = threading.Thread(
             target=self._dispatch, name="hades-trackers", daemon=True
@@ -260,6 +294,10 @@ class Trackers:
             self._q.put(("status", event["status"]))
             self._closed = True
             self._q.put(_DONE)
+            if self.auto_close:
+                threading.Thread(
+                    target=self.close, name="hades-trackers-close", daemon=True
+                ).start()
 
     __call__ = progress
 
