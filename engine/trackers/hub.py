@@ -9,11 +9,17 @@ dataset drawn, and a rollout of a policy trained on it); each backend has its ow
 thread and queue. A backend that raises (no network, no login, a full disk) is
 dropped with one warning and the others go on. `close()` waits for the backends
 that are working and gives up on one still connecting, with a warning.
+
+Drawing media competes with the run for the CPU, so it runs at a lower priority
+(nice 10, Linux) and within a budget: at most `MEDIA_SHARE` of the wall time while
+the run computes. An evaluation point that comes sooner is skipped; the last one
+is drawn when the run ends (so `close()` may wait for one picture and video).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
 import sys
@@ -36,6 +42,10 @@ KNOWN = ("wandb", "tensorboard")
 TERMINAL = ("finished", "stopped", "failed")
 START_GRACE_SECONDS = 5.0  # at close: how long a still-connecting backend gets
 FINISH_SECONDS = 300.0  # at close: how long a working backend may take to finish
+MEDIA_SHARE = 0.25  # while the run computes, drawing media takes at most this
+# share of the wall time (it competes with the run for the CPU): an evaluation
+# point that comes sooner is skipped; the last one is drawn when the run ends
+MEDIA_NICE = 10  # priority of the thread that draws media (and its ffmpeg)
 MEDIA_SIZE = (240, 180)  # rollout frame size logged to trackers
 MEDIA_FRAMES = 120  # at most this many rollout frames
 
@@ -315,7 +325,11 @@ class Trackers:
 
     # The dispatcher thread ----------
     def _dispatch(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # the run's threads first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEDIA_NICE)
         status = "finished"
+        waiting: Path | None = None  # the latest evaluation point not drawn yet
+        next_draw = 0.0  # monotonic time from which drawing fits MEDIA_SHARE
         while True:
             item = self._q.get()
             if item is _DONE:
@@ -329,19 +343,33 @@ class Trackers:
                 if values:
                     for w in self.workers:
                         w.put(("scalars", (step, values, wall)))
-            if snap is not None:
-                with self._lock:
-                    self._pending_media -= 1
-                    stale = self._pending_media > 0  # a newer one is queued
-                if not stale:
-                    media = self._render(snap)
-                    if media is not None:
-                        for w in self.workers:
-                            w.put(("media", media))
+            if snap is None:
+                continue
+            with self._lock:
+                self._pending_media -= 1
+                newer = self._pending_media > 0  # a newer one is queued
+            waiting = snap
+            if not newer and time.monotonic() >= next_draw:
+                t0 = time.monotonic()
+                self._draw(waiting)
+                waiting = None
+                spent = time.monotonic() - t0
+                next_draw = time.monotonic() + spent * (1 / MEDIA_SHARE - 1)
+        if waiting is not None:  # the run is over: nothing left to slow down
+            self._draw(waiting)
         for w in self.workers:
             w.put(("status", status))
             w.q.put(_DONE)
         self._finished.set()
+
+    def _draw(self, snap: Path) -> None:
+        """Draw an evaluation point for the backends still logging."""
+        if not any(w.state in ("starting", "ready") for w in self.workers):
+            return
+        media = self._render(snap)
+        if media is not None:
+            for w in self.workers:
+                w.put(("media", media))
 
     def _render(self, snap: Path) -> Media | None:
         from engine import dataset as ds_lib
