@@ -214,7 +214,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
@@ -315,13 +315,13 @@ def make_parser() -> argparse.ArgumentParser:
     except ImportError:
         register_studies = None
     if register_studies is not None:
-        register_studies(sub)
+        register_studies(sub, argv)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser()
+    parser = make_parser(argv)
     if argv and argv[0] == "dashboard":
         args, extra = parser.parse_known_args(argv)
         return cmd_dashboard(args, extra)

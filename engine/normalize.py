@@ -46,8 +46,3 @@ def update_running(stats: RunningStats, batch: jnp.ndarray) -> RunningStats:
 
 def apply(obs: jnp.ndarray, mean: jnp.ndarray, var: jnp.ndarray) -> jnp.ndarray:
     return (obs - mean) / jnp.sqrt(var + EPS)
-
-
-def unapply(obs: jnp.ndarray, mean, var) -> jnp.ndarray:
-    """Back from normalised space to raw observations (for pictures)."""
-    return obs * jnp.sqrt(var + EPS) + mean

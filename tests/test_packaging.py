@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from test_browser_e2e import ARGS, CHROMIUM, _free_port, _requirements, _wait
+
+from tests.dashboard.test_browser_e2e import (
+    ARGS,
+    CHROMIUM,
+    _free_port,
+    _requirements,
+    _wait,
+)
 
 # Files and folders of a checkout that are never part of a build
 _NOT_SOURCE = shutil.ignore_patterns(

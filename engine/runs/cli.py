@@ -18,6 +18,7 @@ import time
 from engine.config import parse_overrides
 from engine.progress import bar, format_duration
 from engine.runs.errors import RunError
+from engine.runs.index import SORT_KEYS
 from engine.runs.store import RunStore, jsonable
 
 
@@ -225,6 +226,19 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def stale_lock_note(run_id: str, stale: dict) -> str:
+    """What `resume` says when it takes a run over from a dead or silent writer."""
+    who = f"pid {stale.get('pid')} on {stale.get('host')}"
+    if stale.get("heartbeat_age") is not None:
+        why = (
+            f"its heartbeat is {stale['heartbeat_age']:.0f} s old, past the "
+            f"{stale.get('stale_after', 0):.0f} s after which a lock is stale"
+        )
+    else:
+        why = "that process is gone"
+    return f"note: took over run {run_id} from {who}: {why}"
+
+
 def run_foreground(
     runner,
     json_out: bool = False,
@@ -247,6 +261,9 @@ def run_foreground(
     def progress(ev: dict) -> None:
         if trackers is not None:
             trackers.progress(ev)
+        stale = ev.get("stale_lock")
+        if stale:
+            print(stale_lock_note(runner.run_id, stale), file=sys.stderr, flush=True)
         if not quiet:
             print(format_progress(ev), file=out, flush=True)
 
@@ -444,10 +461,12 @@ def cmd_control(args) -> int:
     while True:
         st = store.read_status(run_dir)
         acked = int((st.get("control") or {}).get("seq") or 0) >= seq
-        settled = (
-            args.command != "set"
-            or (st.get("control") or {}).get("applied") is not None
-        )
+        settled = {
+            "set": (st.get("control") or {}).get("applied") is not None,
+            "pause": st.get("status") == "paused",
+            "continue": st.get("status") != "paused",
+            "stop": not st.get("alive"),
+        }[args.command]
         if (acked and settled) or not st.get("alive") or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -505,16 +524,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--sort",
         default="created",
-        choices=(
-            "created",
-            "updated",
-            "best_fitness",
-            "mean_dataset_return",
-            "name",
-            "env",
-            "status",
-            "generation",
-        ),
+        choices=SORT_KEYS,
     )
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--json", action="store_true", help="print a JSON list")

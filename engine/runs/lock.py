@@ -192,6 +192,7 @@ class RunLock:
                 if info.get("host") not in (None, socket.gethostname()):
                     age = time.time() - float((status or {}).get("heartbeat") or 0)
                     self.stale["heartbeat_age"] = round(age, 1)
+                    self.stale["stale_after"] = heartbeat_age_limit(status or {})
                 continue
             except FileNotFoundError:
                 raise RunError(f"run directory {self.run_dir} does not exist") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.control import Control, read_commands, sync_from_store
 from engine.runs.errors import RunError
@@ -106,9 +108,8 @@ def load_obs_stats(paths: RunPaths):
 def save_obs_stats(paths: RunPaths, mean, var) -> None:
     if mean is None:
         return
-    tmp = paths.obs_stats.with_name(".obs_stats.tmp.npz")
-    np.savez(tmp, mean=np.asarray(mean, np.float32), var=np.asarray(var, np.float32))
-    os.replace(tmp, paths.obs_stats)
+    with atomic_write(paths.obs_stats) as f:
+        np.savez(f, mean=np.asarray(mean, np.float32), var=np.asarray(var, np.float32))
 
 
 def _float(x) -> float | None:
@@ -154,8 +155,17 @@ class Runner:
 
     # Construction ----------
     @classmethod
-    def create(cls, cfg, root=None, name: str = "", parent=None, **settings) -> Runner:
-        """A new run (status queued). `settings` override DEFAULT_SETTINGS."""
+    def create(
+        cls,
+        cfg,
+        root=None,
+        name: str = "",
+        parent=None,
+        labels: dict | None = None,
+        **settings,
+    ) -> Runner:
+        """A new run (status queued). `settings` override DEFAULT_SETTINGS;
+        `labels` tag it (study, sweep, slot: see `RunStore.create`)."""
         unknown = set(settings) - set(DEFAULT_SETTINGS)
         if unknown:
             raise TypeError(
@@ -164,7 +174,11 @@ class Runner:
             )
         store = root if isinstance(root, RunStore) else RunStore(root)
         info = store.create(
-            cfg, name=name, parent=parent, runner={**DEFAULT_SETTINGS, **settings}
+            cfg,
+            name=name,
+            parent=parent,
+            runner={**DEFAULT_SETTINGS, **settings},
+            labels=labels,
         )
         return cls(store, info.path)
 
@@ -307,6 +321,19 @@ class Runner:
             return self._run(progress_fn, self.control, generations)
         finally:
             self._lock.release()
+
+    def final_state(self):
+        """(distiller, es_state, generation) of the run's last checkpoint: what a
+        finished run ended with (a study reads its distillations this way)."""
+        d = self.distiller = self._distiller()
+        state_t, params_t = d.init()
+        for g, path in reversed(ckpt_lib.list_checkpoints(self.paths.checkpoints)):
+            try:
+                state, _, gen = ckpt_lib.restore(ckpt_lib.read(path), state_t, params_t)
+            except RunError:
+                continue
+            return d, state, gen
+        raise RunError(f"run {self.run_id} has no readable checkpoint")
 
     # Reservation (a queue holds the run before it starts) ------------------------
     def reserve(self) -> None:
@@ -472,12 +499,8 @@ class Runner:
         torn = bool(data) and not data.endswith(b"\n")
         if len(keep) == len(rows) and not torn:
             return 0
-        tmp = path.with_name(".metrics.jsonl.tmp")
-        tmp.unlink(missing_ok=True)
-        append_lines(tmp, keep)
-        if not keep:
-            tmp.touch()
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            f.writelines(json.dumps(r).encode() + b"\n" for r in keep)
         return len(rows) - len(keep)
 
     def _checkpoint(self, d, es_state, es_params, gen: int) -> None:
@@ -711,7 +734,7 @@ class Runner:
             if want != self.status.get("status") or self.status.get("message"):
                 self._write_status(want, message="")
             if self._chunks == 0:
-                self._emit(progress_fn, "status")
+                self._emit(progress_fn, "status", stale_lock=self._stale)
             self._t_chunk = time.perf_counter()
             return es_state, es_params, False
 
@@ -809,6 +832,7 @@ class Runner:
         self, d, es_state, es_params, gen, total, control, progress_fn, t_start, stale
     ) -> dict:
         self._total = total
+        self._stale = stale
         self._chunks = 0
         self._nan_run = 0
         self._spg_est = None

@@ -20,6 +20,7 @@ reported: a dataset has far fewer than the weights it trains.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -35,6 +36,7 @@ from engine.fitness import Problem
 from engine.policy import param_count
 from engine.strategies import Strategy
 from engine.studies import common
+from engine.studies.params import StudyParams, make
 
 NAME = "baseline"
 METHODS = ("hades_r", "hades_f", "neuroevolution")
@@ -129,157 +131,174 @@ def _final_dataset_returns(d, es_state, n: int, seed: int) -> np.ndarray:
     return np.asarray(rets)
 
 
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """The baseline study's parameters."""
+
+    env: str = "CartPole-v1"
+    """Environment of every method."""
+    size: int | None = None
+    """Dataset size N of the HaDES methods (default: the preset's)."""
+    generations: int | None = None
+    """ES generations of every method (default: the preset's)."""
+    population: int | None = None
+    """ES population of every method (default: the preset's)."""
+    eval_inits: int | None = None
+    """Evaluations of each final ES mean (default: the preset's)."""
+    methods: tuple[str, ...] = METHODS
+    """Methods compared: hades_r, hades_f, neuroevolution."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise common.StudyError(f"methods {bad}: use {', '.join(METHODS)}")
+
+    def config(self) -> HadesConfig:
+        ov = self.override_dict()
+        if self.generations is not None:
+            ov["outer.generations"] = self.generations
+        if self.population is not None:
+            ov["outer.population"] = self.population
+        cfg = presets.make(self.preset, self.env, self.size, self.seed)
+        return cfg.with_overrides(ov) if ov else cfg
+
+
 def run_baseline(
-    env: str = "CartPole-v1",
-    preset: str = "quick",
+    params: Params | dict | None = None,
+    *,
     runs_root=None,
     progress_fn: common.ProgressFn | None = None,
-    generations: int | None = None,
-    population: int | None = None,
-    size: int | None = None,
-    seed: int = 0,
-    final_inits: int | None = None,
-    overrides: dict | None = None,
-    methods: tuple[str, ...] = METHODS,
+    resume: str | None = None,
+    **values,
 ) -> dict:
-    """HaDES-R, HaDES-F and neuroevolution with one ES config; curves and numbers.
+    """HaDES-R, HaDES-F (runs of the store, tagged with the study) and
+    neuroevolution with one ES config; curves and numbers.
 
     Returns per method the final return of its ES mean (``final_return`` mean over
-    `final_inits` evaluations, default `eval.inits`), its search dimensions, and the
+    `eval_inits` evaluations, default `eval.inits`), its search dimensions, and the
     output paths.
     """
-    ov = dict(overrides or {})
-    if generations is not None:
-        ov["outer.generations"] = generations
-    if population is not None:
-        ov["outer.population"] = population
-    cfg = presets.make(preset, env, size, seed)
-    cfg = cfg.with_overrides(ov) if ov else cfg
-    final_inits = final_inits or cfg.eval.inits
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise common.StudyError(f"methods {bad}: use {', '.join(METHODS)}")
-    params = {
-        "env": env,
-        "preset": preset,
-        "seed": seed,
-        "final_inits": final_inits,
-        "methods": list(methods),
-        "config": cfg.to_dict(),
-    }
+    p = make(Params, params, values)
+    cfg = p.config()
+    with common.StudyDir(NAME, p.to_dict(), runs_root, study_id=resume) as sd:
+        return _study(p, cfg, sd, progress_fn)
+
+
+def _study(p: Params, cfg: HadesConfig, sd, progress_fn) -> dict:
+    env, seed, methods = p.env, p.seed, p.methods
+    final_inits = p.eval_inits or cfg.eval.inits
     cfgs = configs(cfg)
-    with common.StudyDir(NAME, params, runs_root) as sd:
-        curves: list[dict] = []
-        results: dict[str, dict] = {}
-        strategy_classes: dict[str, str] = {}
-        hades_problem = None
-        for m in methods:
-            if m == "neuroevolution":
-                continue
-            d, es_state, rows, evals = common.distil(
-                cfgs[m], progress_fn, NAME, LABELS[m]
+    curves: list[dict] = []
+    results: dict[str, dict] = {}
+    strategy_classes: dict[str, str] = {}
+    hades_problem = None
+    for m in methods:
+        if m == "neuroevolution":
+            continue
+        d, es_state, rows, evals, _ = sd.distil(cfgs[m], progress_fn, LABELS[m])
+        hades_problem = hades_problem or d.problem
+        strategy_classes[m] = type(d.strategy.es).__name__
+        for r in rows:
+            curves.append(
+                {
+                    "method": m,
+                    "generation": r["generation"],
+                    "fitness_mean": r["fitness_mean"],
+                    "fitness_max": r["fitness_max"],
+                }
             )
-            hades_problem = hades_problem or d.problem
-            strategy_classes[m] = type(d.strategy.es).__name__
-            for r in rows:
-                curves.append(
-                    {
-                        "method": m,
-                        "generation": r["generation"],
-                        "fitness_mean": r["fitness_mean"],
-                        "fitness_max": r["fitness_max"],
-                    }
-                )
-            for g, v in evals:
-                curves.append({"method": m, "generation": g, "mean_return": v})
-            final = _final_dataset_returns(d, es_state, final_inits, seed)
-            ds = d.mean_dataset(es_state, study=sd.study_id, method=m)
-            path = ds_lib.save(ds, sd.datasets_dir() / f"{m}.npz")
-            results[m] = {
-                "final_return": float(final.mean()),
-                "final_return_std": float(final.std()),
-                "final_returns": final.tolist(),
-                "search_dims": int(d.strategy.num_dims),
-                "dataset": path,
-            }
-        if "neuroevolution" in methods:
-            ne = Neuroevolution(cfgs["neuroevolution"], hades_problem)
-            strategy_classes["neuroevolution"] = type(ne.strategy.es).__name__
-            o = cfg.outer
-            es_state, es_params = ne.init()
+        for g, v in evals:
+            curves.append({"method": m, "generation": g, "mean_return": v})
+        final = _final_dataset_returns(d, es_state, final_inits, seed)
+        ds = d.mean_dataset(es_state, study=sd.study_id, method=m)
+        path = ds_lib.save(ds, sd.datasets_dir() / f"{m}.npz")
+        results[m] = {
+            "final_return": float(final.mean()),
+            "final_return_std": float(final.std()),
+            "final_returns": final.tolist(),
+            "search_dims": int(d.strategy.num_dims),
+            "dataset": path,
+        }
+    if "neuroevolution" in methods:
+        ne = Neuroevolution(cfgs["neuroevolution"], hades_problem)
+        strategy_classes["neuroevolution"] = type(ne.strategy.es).__name__
+        o = cfg.outer
+        es_state, es_params = ne.init()
 
-            def eval_fn(state, gen):
-                return float(ne.mean_returns(state, gen, o.eval_inits).mean())
+        def eval_fn(state, gen):
+            return float(ne.mean_returns(state, gen, o.eval_inits).mean())
 
-            def on_chunk(gen, rows, evals):
-                common.report(
-                    progress_fn,
-                    NAME,
-                    "distil neuroevolution",
-                    gen,
-                    o.generations,
-                    mean_return=evals[-1][1],
-                )
-
-            ne.loop.evaluate, ne.loop.eval_every = eval_fn, o.eval_every
-            es_state, rows, evals = common.evolve(
-                ne.loop, es_state, es_params, o.generations, on_chunk
+        def on_chunk(gen, rows, evals):
+            common.report(
+                progress_fn,
+                NAME,
+                "distil neuroevolution",
+                gen,
+                o.generations,
+                mean_return=evals[-1][1],
             )
-            for r in rows:
+
+        ne.loop.evaluate, ne.loop.eval_every = eval_fn, o.eval_every
+        es_state, rows, evals = common.evolve(
+            ne.loop, es_state, es_params, o.generations, on_chunk
+        )
+        for r in rows:
+            curves.append(
+                {
+                    "method": "neuroevolution",
+                    "generation": r["generation"],
+                    "fitness_mean": r["fitness_mean"],
+                    "fitness_max": r["fitness_max"],
+                }
+            )
+        for g, v in evals:
+            if g > 0:
                 curves.append(
-                    {
-                        "method": "neuroevolution",
-                        "generation": r["generation"],
-                        "fitness_mean": r["fitness_mean"],
-                        "fitness_max": r["fitness_max"],
-                    }
+                    {"method": "neuroevolution", "generation": g, "mean_return": v}
                 )
-            for g, v in evals:
-                if g > 0:
-                    curves.append(
-                        {"method": "neuroevolution", "generation": g, "mean_return": v}
-                    )
-            final = ne.mean_returns(es_state, 10**6, final_inits)
-            mean = jax.tree.map(np.asarray, ne.strategy.get_mean(es_state))
-            flat = {
-                "/".join(str(getattr(p, "key", p)) for p in path): v
-                for path, v in jax.tree_util.tree_leaves_with_path(mean)
-            }
-            np.savez(sd.file("neuroevolution_params.npz"), **flat)
-            results["neuroevolution"] = {
-                "final_return": float(final.mean()),
-                "final_return_std": float(final.std()),
-                "final_returns": final.tolist(),
-                "search_dims": ne.num_dims,
-                "params": str(sd.file("neuroevolution_params.npz")),
-            }
-        policy_params = (
-            Neuroevolution(cfg, hades_problem).num_dims
-            if "neuroevolution" not in results
-            else results["neuroevolution"]["search_dims"]
-        )
-        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), curves)
-        summary_rows = [
-            {"method": m, **{k: v for k, v in r.items() if not isinstance(v, list)}}
-            for m, r in results.items()
-        ]
-        summary_path = common.write_csv(sd.file(f"{NAME}_summary.csv"), summary_rows)
-        fig = figure(curves, results, env, cfg, LABELS)
-        figs = {"curves": common.save_figure(fig, sd.figures, "curves")}
-        return sd.finish(
-            {
-                "env": env,
-                "preset": preset,
-                "population": cfg.outer.population,
-                "generations": cfg.outer.generations,
-                "strategy": cfg.outer.strategy,
-                "strategy_classes": strategy_classes,
-                "dataset_size": cfg.dataset.size,
-                "policy_params": policy_params,
-                **{f"{m}_return": r["final_return"] for m, r in results.items()},
-                "methods": results,
-                "csv": csv_path,
-                "summary_csv": summary_path,
-                "figures": figs,
-            }
-        )
+        final = ne.mean_returns(es_state, 10**6, final_inits)
+        mean = jax.tree.map(np.asarray, ne.strategy.get_mean(es_state))
+        flat = {
+            "/".join(str(getattr(p, "key", p)) for p in path): v
+            for path, v in jax.tree_util.tree_leaves_with_path(mean)
+        }
+        np.savez(sd.file("neuroevolution_params.npz"), **flat)
+        results["neuroevolution"] = {
+            "final_return": float(final.mean()),
+            "final_return_std": float(final.std()),
+            "final_returns": final.tolist(),
+            "search_dims": ne.num_dims,
+            "params": str(sd.file("neuroevolution_params.npz")),
+        }
+    policy_params = (
+        Neuroevolution(cfg, hades_problem).num_dims
+        if "neuroevolution" not in results
+        else results["neuroevolution"]["search_dims"]
+    )
+    csv_path = common.write_csv(sd.file(f"{NAME}.csv"), curves)
+    summary_rows = [
+        {"method": m, **{k: v for k, v in r.items() if not isinstance(v, list)}}
+        for m, r in results.items()
+    ]
+    summary_path = common.write_csv(sd.file(f"{NAME}_summary.csv"), summary_rows)
+    fig = figure(curves, results, env, cfg, LABELS)
+    figs = {"curves": common.save_figure(fig, sd.figures, "curves")}
+    return sd.finish(
+        {
+            "env": env,
+            "preset": p.preset,
+            "eval_inits": final_inits,
+            "population": cfg.outer.population,
+            "generations": cfg.outer.generations,
+            "strategy": cfg.outer.strategy,
+            "strategy_classes": strategy_classes,
+            "dataset_size": cfg.dataset.size,
+            "policy_params": policy_params,
+            **{f"{m}_return": r["final_return"] for m, r in results.items()},
+            "methods": results,
+            "csv": csv_path,
+            "summary_csv": summary_path,
+            "figures": figs,
+        }
+    )

@@ -1,8 +1,11 @@
 """`hades study transfer|baseline|size-sweep|multitask|supervised|published`.
 
-Every study takes ``--preset quick|paper``, ``--runs ROOT``, ``--seed``, ``--quiet``
-and ``--json`` (the last line is one JSON object with the headline numbers and the
-output paths). Progress goes to stderr.
+Each study's flags are generated from its `Params` dataclass (its docstrings are
+the help texts); every study takes ``--preset quick|paper``, ``--seed`` and
+``--set SECTION.FIELD=VALUE``, plus ``--runs ROOT``, ``--quiet`` and ``--json``
+(the last line is one JSON object with the headline numbers and the output paths).
+``hades study resume STUDY`` continues an interrupted study. Progress goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -12,22 +15,7 @@ import json
 import sys
 import time
 
-from engine.config import parse_overrides
 from engine.progress import Eta, format_duration
-
-_LIST_HELP = "comma-separated"
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
-def _floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
-
-
-def _strs(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 class _Progress:
@@ -110,20 +98,15 @@ def _summary_lines(name: str, res: dict) -> list[str]:
     return lines
 
 
-def _run(name: str, args, kwargs: dict) -> int:
-    from engine.studies import STUDIES
-    from engine.studies.common import StudyError
+def _module(name: str):
+    import importlib
 
-    try:
-        res = STUDIES[name](
-            preset=args.preset,
-            runs_root=args.runs,
-            progress_fn=_Progress(args.quiet),
-            **kwargs,
-        )
-    except StudyError as e:
-        print(f"hades study {name}: {e}", file=sys.stderr)
-        return 2
+    from engine.studies import _RUN_FUNCTIONS
+
+    return importlib.import_module(_RUN_FUNCTIONS[name][0])
+
+
+def _finish(name: str, args, res: dict) -> int:
     if not args.json or args.verbose:
         print("\n".join(_summary_lines(name, res)))
     if args.json:
@@ -131,95 +114,61 @@ def _run(name: str, args, kwargs: dict) -> int:
     return 0
 
 
-def cmd_transfer(args) -> int:
-    kw = {
-        "dataset": args.dataset,
-        "env": args.env,
-        "seed": args.seed,
-        "inits": args.inits,
-        "distil_overrides": parse_overrides(args.set) or None,
-    }
-    if args.widths:
-        kw["widths"] = _ints(args.widths)
-    if args.steps:
-        kw["steps"] = _ints(args.steps)
-    if args.lrs:
-        kw["lrs"] = _floats(args.lrs)
-    return _run("transfer", args, kw)
+def cmd_study(args) -> int:
+    """Run one study with the parameters its flags give (`Params` of the study)."""
+    from engine.studies import STUDIES
+    from engine.studies.params import StudyError, from_args
+
+    name = args.study
+    try:
+        params = from_args(_module(name).Params, args)
+        res = STUDIES[name](
+            params, runs_root=args.runs, progress_fn=_Progress(args.quiet)
+        )
+    except StudyError as e:
+        print(f"hades study {name}: {e}", file=sys.stderr)
+        return 2
+    return _finish(name, args, res)
 
 
-def cmd_baseline(args) -> int:
-    kw = {
-        "env": args.env,
-        "seed": args.seed,
-        "generations": args.generations,
-        "population": args.population,
-        "size": args.size,
-        "final_inits": args.inits,
-        "overrides": parse_overrides(args.set) or None,
-    }
-    if args.methods:
-        kw["methods"] = tuple(_strs(args.methods))
-    return _run("baseline", args, kw)
+def cmd_resume(args) -> int:
+    """Continue an interrupted study: its finished runs are kept, an interrupted
+    run resumes from its checkpoint, then the analysis runs again."""
+    from engine.runs.store import read_json
+    from engine.studies import STUDIES
+    from engine.studies.common import studies_root
+    from engine.studies.params import StudyError, from_dict
 
-
-def cmd_size_sweep(args) -> int:
-    kw = {
-        "env": args.env,
-        "seed": args.seed,
-        "generations": args.generations,
-        "population": args.population,
-        "eval_inits": args.inits,
-        "sizes": _ints(args.sizes) if args.sizes else None,
-        "overrides": parse_overrides(args.set) or None,
-    }
-    return _run("size-sweep", args, kw)
-
-
-def cmd_multitask(args) -> int:
-    kw = {
-        "envs": tuple(_strs(args.envs)),
-        "seed": args.seed,
-        "inits": args.inits,
-        "datasets": _strs(args.datasets) if args.datasets else None,
-        "distil_overrides": parse_overrides(args.set) or None,
-    }
-    return _run("multitask", args, kw)
-
-
-def cmd_supervised(args) -> int:
-    kw = {"dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
-    for k in ("generations", "population", "inner_steps", "eval_inits"):
-        if getattr(args, k) is not None:
-            kw[k] = getattr(args, k)
-    return _run("supervised", args, kw)
-
-
-def cmd_published(args) -> int:
-    kw = {
-        "folder": args.folder,
-        "reference": args.reference,
-        "inits": args.inits,
-        "minatar_inits": args.minatar_inits,
-        "seed": args.seed,
-        "overrides": parse_overrides(args.set) or None,
-    }
-    return _run("published", args, kw)
+    root = studies_root(args.runs)
+    meta = read_json(root / args.study_id / "config.json")
+    if not meta or meta.get("kind") != "study":
+        print(
+            f"hades study resume: no study {args.study_id!r} under {root} "
+            "(see the Studies page or hades runs list --study ...)",
+            file=sys.stderr,
+        )
+        return 2
+    name = str(meta.get("study", "")).replace("_", "-")
+    try:
+        params = from_dict(_module(name).Params, meta.get("params") or {})
+        res = STUDIES[name](
+            params,
+            runs_root=args.runs,
+            progress_fn=_Progress(args.quiet),
+            resume=args.study_id,
+        )
+    except (StudyError, KeyError) as e:
+        print(f"hades study resume: {e}", file=sys.stderr)
+        return 2
+    return _finish(name, args, res)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--preset",
-        default="quick",
-        choices=("quick", "paper"),
-        help="quick: minutes on a CPU; paper: the paper's sizes (GPU).",
-    )
-    p.add_argument(
         "--runs",
-        help="Runs root (default $HADES_HOME/runs or "
-        "~/.hades/runs); the study is written to <runs>/studies/.",
+        help="Runs root (default $HADES_HOME/runs or ~/.hades/runs): the study's "
+        "runs go to the store, its analysis to <runs>/studies/<id>/.",
     )
-    p.add_argument("--seed", type=int, default=0, help="Seed of the study.")
     p.add_argument(
         "--json",
         action="store_true",
@@ -229,124 +178,47 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
 
-def register(sub) -> None:
-    """Add `study` and its sub-commands to the `hades` parser's subparsers."""
+HELP = {
+    "transfer": "Train fresh policies of other widths, inner steps and learning "
+    "rates on one dataset.",
+    "baseline": "HaDES-R and HaDES-F against the same ES on the policy weights "
+    "(neuroevolution).",
+    "size-sweep": "Final return against dataset size N.",
+    "multitask": "One zero-shot policy trained on single-task datasets merged.",
+    "supervised": "One synthetic image per class (digits, MNIST, FashionMNIST); "
+    "test accuracy.",
+    "published": "Re-evaluate a folder of the paper's pickles against reference "
+    "numbers.",
+}
+
+
+def register(sub, argv: list[str] | None = None) -> None:
+    """Add `study` and its sub-commands to the `hades` parser's subparsers.
+
+    The flags of a study come from its `Params` dataclass; they are built only
+    when the command line is a `study` command (importing the studies loads
+    flax and evosax, which `hades --help` does not need)."""
+    from engine.studies import STUDY_NAMES
+
     study = sub.add_parser(
         "study",
-        help="Run one of the paper's experiments "
-        "(writes a study directory with CSV and figures).",
+        help="Run one of the paper's experiments (its runs go to the store; its "
+        "analysis, CSV and figures to a study directory); resume one.",
     )
     ssub = study.add_subparsers(dest="study", required=True)
-    set_help = "Override a HaDES config field of the runs the study distils."
+    full = argv is None or (bool(argv) and argv[0] == "study")
+    for name in STUDY_NAMES:
+        p = ssub.add_parser(name, help=HELP[name])
+        _common(p)
+        if full:
+            from engine.studies.params import add_flags
 
+            add_flags(p, _module(name).Params)
+        p.set_defaults(func=cmd_study)
     p = ssub.add_parser(
-        "transfer",
-        help="Train fresh policies of other widths, "
-        "inner steps and learning rates on one dataset.",
+        "resume",
+        help="Continue an interrupted study (finished runs are not redone).",
     )
+    p.add_argument("study_id", help="the study id (a folder under <runs>/studies)")
     _common(p)
-    p.add_argument(
-        "--dataset",
-        help="A dataset .npz, paper .pkl or run id "
-        "(default: distil one for --env with the quick preset).",
-    )
-    p.add_argument("--env", default="CartPole-v1", help="Env when distilling.")
-    p.add_argument("--widths", help=f"Policy widths ({_LIST_HELP}).")
-    p.add_argument("--steps", help=f"Inner steps ({_LIST_HELP}).")
-    p.add_argument("--lrs", help=f"Inner learning rates ({_LIST_HELP}).")
-    p.add_argument("--inits", type=int, help="Random inits per setting.")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help=set_help
-    )
-    p.set_defaults(func=cmd_transfer)
-
-    p = ssub.add_parser(
-        "baseline",
-        help="HaDES-R and HaDES-F against the same ES "
-        "on the policy weights (neuroevolution).",
-    )
-    _common(p)
-    p.add_argument("--env", default="CartPole-v1")
-    p.add_argument("--generations", type=int)
-    p.add_argument("--population", type=int)
-    p.add_argument("--size", type=int, help="Dataset size N.")
-    p.add_argument("--inits", type=int, help="Evaluations of each final ES mean.")
-    p.add_argument("--methods", help="Subset of hades_r,hades_f,neuroevolution.")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help=set_help
-    )
-    p.set_defaults(func=cmd_baseline)
-
-    p = ssub.add_parser("size-sweep", help="Final return against dataset size N.")
-    _common(p)
-    p.add_argument("--env", default="CartPole-v1")
-    p.add_argument(
-        "--sizes", help=f"Dataset sizes ({_LIST_HELP}; default 1,2,4,16,64,256)."
-    )
-    p.add_argument("--generations", type=int)
-    p.add_argument("--population", type=int)
-    p.add_argument("--inits", type=int, help="Fresh inits scoring each dataset.")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help=set_help
-    )
-    p.set_defaults(func=cmd_size_sweep)
-
-    p = ssub.add_parser(
-        "multitask", help="One zero-shot policy trained on single-task datasets merged."
-    )
-    _common(p)
-    p.add_argument(
-        "--envs",
-        default="CartPole-v1,Acrobot-v1",
-        help=f"Environments ({_LIST_HELP}) distilled when no datasets.",
-    )
-    p.add_argument("--datasets", help=f"Datasets, one per task ({_LIST_HELP}).")
-    p.add_argument("--inits", type=int, help="Policy inits scored per task.")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help=set_help
-    )
-    p.set_defaults(func=cmd_multitask)
-
-    p = ssub.add_parser(
-        "supervised",
-        help="One synthetic image per class "
-        "(digits, MNIST, FashionMNIST); test accuracy.",
-    )
-    _common(p)
-    p.add_argument(
-        "--dataset", default="digits", choices=("digits", "mnist", "fashion_mnist")
-    )
-    p.add_argument(
-        "--data-dir",
-        help="Folder of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...).",
-    )
-    p.add_argument("--generations", type=int)
-    p.add_argument("--population", type=int)
-    p.add_argument("--inner-steps", type=int)
-    p.add_argument("--eval-inits", type=int)
-    p.set_defaults(func=cmd_supervised)
-
-    p = ssub.add_parser(
-        "published",
-        help="Re-evaluate a folder of the paper's pickles against reference numbers.",
-    )
-    _common(p)
-    p.add_argument(
-        "--folder",
-        help="Folder of .pkl files (default: "
-        "../shared/reference/datasets beside the checkout).",
-    )
-    p.add_argument("--reference", help="CSV with columns file,reference.")
-    p.add_argument("--inits", type=int, help="Inits per file (quick 8).")
-    p.add_argument(
-        "--minatar-inits",
-        type=int,
-        help="Inits per MinAtar file (quick 16: Breakout has a heavy lower tail).",
-    )
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="SECTION.FIELD=VALUE",
-        help="Override the inner-loop/fitness settings used.",
-    )
-    p.set_defaults(func=cmd_published)
+    p.set_defaults(func=cmd_resume)

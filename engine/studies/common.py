@@ -54,8 +54,7 @@ STUDIES_DIR = "studies"
 ProgressFn = Callable[[dict], Any]
 
 
-class StudyError(ValueError):
-    """A study cannot run with these inputs; the message says what to change."""
+from engine.studies.params import StudyError  # noqa: E402,F401 (one definition)
 
 
 # Progress ----------
@@ -94,14 +93,25 @@ class StudyDir:
     Use as a context manager: an exception marks the study failed (and re-raises).
     """
 
-    def __init__(self, study: str, params: dict, runs_root=None, name: str = ""):
+    def __init__(
+        self,
+        study: str,
+        params: dict,
+        runs_root=None,
+        name: str = "",
+        study_id: str | None = None,
+    ):
         self.study = study
+        self.runs_root = runs_root
+        self.started = time.time()
+        if study_id is not None:  # resume: the same directory, the same runs
+            self._reopen(study_id, params)
+            return
         sid, path = new_run_dir(studies_root(runs_root), prefix=study)
         self.study_id = sid
         self.path = path
         self.figures = path / "figures"
         self.figures.mkdir()
-        self.started = time.time()
         write_json(
             path / "config.json",
             {
@@ -122,6 +132,97 @@ class StudyDir:
             },
         )
         self.status("running")
+
+    def _reopen(self, study_id: str, params: dict) -> None:
+        path = studies_root(self.runs_root) / study_id
+        cfg = read_json(path / "config.json")
+        if not cfg or cfg.get("format") != FORMAT or cfg.get("study") != self.study:
+            raise StudyError(
+                f"no {self.study} study {study_id!r} under "
+                f"{studies_root(self.runs_root)}"
+            )
+        if jsonable(cfg.get("params")) != jsonable(params):
+            raise StudyError(
+                f"study {study_id} was started with other parameters; resume it "
+                "with `hades study resume` (it reads them from the study)"
+            )
+        st = read_study_status(path)
+        if st.get("status") == "running":
+            raise StudyError(
+                f"study {study_id} is running in pid {st.get('pid')} on "
+                f"{st.get('host')}: one process at a time"
+            )
+        self.study_id, self.path = study_id, path
+        self.figures = path / "figures"
+        self.figures.mkdir(exist_ok=True)
+        self.started = float(cfg.get("created") or self.started)
+        self.status("running", message="resumed")
+
+    # The study's distillations: runs in the store ----------
+    def distil(self, cfg, progress_fn: ProgressFn | None = None, label: str = ""):
+        """Distil `cfg` as a run of the store tagged with this study (``slot`` =
+        `label`), or take the study's run of that slot: a finished one is not
+        redone, an interrupted one resumes from its checkpoint.
+
+        Returns (distiller, es_state, rows, evals, run_id) of the finished run:
+        `rows` one dict per generation, `evals` (generation, mean-dataset return)
+        pairs.
+        """
+        from engine.runs import Runner, RunStore
+
+        store = RunStore(self.runs_root)
+        runner = None
+        for row in store.list(study=self.study_id):
+            meta = store.read_config(row["run_id"])
+            if (meta.get("labels") or {}).get("slot") == label:
+                if meta.get("config") != cfg.to_dict():
+                    raise StudyError(
+                        f"run {row['run_id']} of study {self.study_id} ({label}) "
+                        "has another config than this study computes now"
+                    )
+                runner = Runner.open(row["run_id"], root=store)
+                break
+        if runner is None:
+            runner = Runner.create(
+                cfg,
+                root=store,
+                name=f"{self.study} {label}".strip(),
+                labels={"study": self.study_id, "slot": label},
+            )
+        total = cfg.outer.generations
+        stage = f"distil {label}".strip()
+
+        def on_event(ev: dict) -> None:
+            if ev.get("kind") == "chunk":
+                report(
+                    progress_fn,
+                    self.study,
+                    stage,
+                    ev["generation"],
+                    total,
+                    mean_dataset_return=ev.get("mean_dataset_return"),
+                    run_id=runner.run_id,
+                )
+
+        status = store.read_status(runner.run_id)
+        if status.get("status") != "finished":
+            summary = runner.run(progress_fn=on_event)
+            if summary["status"] != "finished":
+                raise StudyError(
+                    f"run {runner.run_id} ({label}) ended {summary['status']}: "
+                    f"{summary.get('message') or 'see hades runs show'}"
+                )
+        else:
+            report(progress_fn, self.study, stage, total, total, run_id=runner.run_id)
+        d, es_state, _ = runner.final_state()
+        metrics = store.read_metrics(runner.run_id)
+        rows = [r for r in metrics if "event" not in r]
+        evals = [
+            (int(r["generation"]), float(r["mean_dataset_return"]))
+            for r in rows
+            if r.get("mean_dataset_return") is not None
+        ]
+        return d, es_state, rows, evals, runner.run_id
 
     def status(self, status: str, message: str = "", **extra) -> None:
         write_json(
@@ -272,37 +373,3 @@ def evolve(driver, es_state, es_params, generations: int, on_chunk=None):
 
     es_state, _, _ = driver.run(es_state, es_params, 0, generations, progress)
     return es_state, rows, evals
-
-
-# HaDES runs inside a study ----------
-def distil(
-    cfg, progress_fn: ProgressFn | None = None, study: str = "", label: str = ""
-):
-    """Run HaDES for `cfg` (a `Distiller`, compiled programs shared in-process).
-
-    Returns (distiller, es_state, rows, evals): `rows` one dict per generation
-    (population fitness), `evals` (generation, mean-dataset return) pairs at every
-    `outer.eval_every` boundary and at the end.
-    """
-    from engine.runs.runner import shared_distiller
-
-    d = shared_distiller(cfg)
-    rows: list[dict] = []
-    evals: list[tuple[int, float]] = []
-    total = cfg.outer.generations
-
-    def on_chunk(res):
-        rows.extend(res.metrics)
-        if res.mean_dataset_return is not None:
-            evals.append((res.generation, res.mean_dataset_return))
-        report(
-            progress_fn,
-            study,
-            f"distil {label}".strip(),
-            res.generation,
-            total,
-            mean_dataset_return=res.mean_dataset_return,
-        )
-
-    es_state, _, _ = d.run(progress_fn=on_chunk)
-    return d, es_state, rows, evals

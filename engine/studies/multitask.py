@@ -40,7 +40,7 @@ import optax
 
 from engine import dataset as ds_lib
 from engine import presets
-from engine.config import InnerConfig
+from engine.config import ConfigError, InnerConfig, parse_overrides
 from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset, problem_for_dataset
 from engine.figures.multitask import figure
@@ -48,6 +48,7 @@ from engine.inner import make_optimizer
 from engine.policy import MLPPolicy
 from engine.rollout import reduce_returns, rollout
 from engine.studies import common
+from engine.studies.params import StudyParams, make
 
 NAME = "multitask"
 DEFAULT_ENVS = ("CartPole-v1", "Acrobot-v1")
@@ -220,171 +221,179 @@ def _score_fn(problem, policy_fn):
     return score
 
 
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """The multi-task study's parameters."""
+
+    envs: tuple[str, ...] = DEFAULT_ENVS
+    """Environments distilled (one run each) when no datasets are given."""
+    datasets: tuple[str, ...] | None = None
+    """Datasets, one per task (.npz, paper .pkl or run id)."""
+    eval_inits: int | None = None
+    """Policy inits scored per task (default: the preset's)."""
+    inner_overrides: tuple[str, ...] = ()
+    """Inner-loop fields of the multi-task policy, as field=value (e.g. steps=500)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        try:
+            parse_overrides(self.inner_overrides, "inner_overrides")
+        except ConfigError as e:
+            raise common.StudyError(str(e)) from None
+
+
 def run_multitask(
-    envs: tuple[str, ...] | list[str] = DEFAULT_ENVS,
-    datasets: list | None = None,
-    preset: str = "quick",
+    params: Params | dict | None = None,
+    *,
     runs_root=None,
     progress_fn: common.ProgressFn | None = None,
-    inits: int | None = None,
-    seed: int = 0,
-    distil_overrides: dict | None = None,
-    inner_overrides: dict | None = None,
+    resume: str | None = None,
+    **values,
 ) -> dict:
     """Merge single-task datasets, train one policy, score it on every task.
 
-    `datasets`: one per task (Dataset, .npz, .pkl or run id); None distils each of
-    `envs` with `preset` (plus `distil_overrides`). Returns per task the multitask,
-    single-task and random returns, ``beats_random`` (multitask > random on every
-    task), and the paths.
+    `datasets`: one per task (.npz, .pkl or run id); None distils each of `envs`
+    with `preset` (plus `overrides`) as runs of the store tagged with the study.
+    Returns per task the multitask, single-task and random returns,
+    ``beats_random`` (multitask > random on every task), and the paths.
     """
-    params = {
-        "envs": list(envs),
-        "datasets": None
-        if datasets is None
-        else [str(getattr(d, "env", d)) for d in datasets],
-        "preset": preset,
-        "seed": seed,
-        "inits": inits,
-        "distil_overrides": distil_overrides,
-        "inner_overrides": inner_overrides,
-    }
-    with common.StudyDir(NAME, params, runs_root) as sd:
-        if datasets is None:
-            dss = []
-            for env in envs:
-                cfg = presets.make(preset, env, None, seed)
-                if distil_overrides:
-                    cfg = cfg.with_overrides(distil_overrides)
-                d, es_state, _, evals = common.distil(cfg, progress_fn, NAME, env)
-                ds = d.mean_dataset(es_state, study=sd.study_id)
-                ds_lib.save(ds, sd.datasets_dir() / f"{env}.npz")
-                dss.append(ds)
-        else:
-            dss = [load_dataset_ref(d, runs_root)[0] for d in datasets]
-        envs = tuple(d.env for d in dss)
-        merged = merge(dss)
-        cfgs = [config_for_dataset(d) for d in dss]
-        n_inits = inits or cfgs[0].eval.inits
-        inner = cfgs[0].inner
-        if inner_overrides:
-            base = cfgs[0].with_overrides(
+    p = make(Params, params, values)
+    with common.StudyDir(NAME, p.to_dict(), runs_root, study_id=resume) as sd:
+        return _study(p, sd, progress_fn, runs_root)
+
+
+def _study(p: Params, sd, progress_fn, runs_root) -> dict:
+    seed, preset, datasets = p.seed, p.preset, p.datasets
+    inits = p.eval_inits
+    inner_overrides = parse_overrides(p.inner_overrides, "inner_overrides")
+    if datasets is None:
+        dss = []
+        for env in p.envs:
+            cfg = presets.make(preset, env, None, seed)
+            if p.overrides:
+                cfg = cfg.with_overrides(p.override_dict())
+            d, es_state, _, evals, _ = sd.distil(cfg, progress_fn, env)
+            ds = d.mean_dataset(es_state, study=sd.study_id)
+            ds_lib.save(ds, sd.datasets_dir() / f"{env}.npz")
+            dss.append(ds)
+    else:
+        dss = [load_dataset_ref(d, runs_root)[0] for d in datasets]
+    envs = tuple(d.env for d in dss)
+    merged = merge(dss)
+    cfgs = [config_for_dataset(d) for d in dss]
+    n_inits = inits or cfgs[0].eval.inits
+    inner = cfgs[0].inner
+    if inner_overrides:
+        base = cfgs[0].with_overrides(
+            {f"inner.{k}" if "." not in k else k: v for k, v in inner_overrides.items()}
+        )
+        inner = base.inner
+    mt = MultiTaskPolicy(merged, inner)
+    problems = [problem_for_dataset(d, c) for d, c in zip(dss, cfgs, strict=True)]
+
+    key = jax.random.PRNGKey(seed + 50_000)
+    k_init, k_roll, k_rand = jax.random.split(key, 3)
+    init_keys = jax.random.split(k_init, n_inits)
+
+    @jax.jit
+    def multitask_returns(init_key, roll_key):
+        params, loss = mt.train(init_key)
+        rets = [
+            _score_fn(p, mt.policy_fn(params, i, p.cfg.fitness.greedy))(
+                jax.random.fold_in(roll_key, i)
+            )
+            for i, p in enumerate(problems)
+        ]
+        return jnp.stack(rets), loss
+
+    rows = []
+    mt_rets = np.zeros((n_inits, len(envs)))
+    for j, (ik, rk) in enumerate(
+        zip(init_keys, jax.random.split(k_roll, n_inits), strict=True)
+    ):
+        common.report(progress_fn, NAME, "evaluate multitask policy", j, n_inits)
+        rets, loss = multitask_returns(ik, rk)
+        mt_rets[j] = np.asarray(rets)
+        for i, env in enumerate(envs):
+            rows.append(
                 {
-                    f"inner.{k}" if "." not in k else k: v
-                    for k, v in inner_overrides.items()
+                    "policy": "multitask",
+                    "env": env,
+                    "init": j,
+                    "return": float(mt_rets[j, i]),
+                    "bc_loss": float(loss),
                 }
             )
-            inner = base.inner
-        mt = MultiTaskPolicy(merged, inner)
-        problems = [problem_for_dataset(d, c) for d, c in zip(dss, cfgs, strict=True)]
-
-        key = jax.random.PRNGKey(seed + 50_000)
-        k_init, k_roll, k_rand = jax.random.split(key, 3)
-        init_keys = jax.random.split(k_init, n_inits)
-
-        @jax.jit
-        def multitask_returns(init_key, roll_key):
-            params, loss = mt.train(init_key)
-            rets = [
-                _score_fn(p, mt.policy_fn(params, i, p.cfg.fitness.greedy))(
-                    jax.random.fold_in(roll_key, i)
-                )
-                for i, p in enumerate(problems)
-            ]
-            return jnp.stack(rets), loss
-
-        rows = []
-        mt_rets = np.zeros((n_inits, len(envs)))
-        for j, (ik, rk) in enumerate(
-            zip(init_keys, jax.random.split(k_roll, n_inits), strict=True)
-        ):
-            common.report(progress_fn, NAME, "evaluate multitask policy", j, n_inits)
-            rets, loss = multitask_returns(ik, rk)
-            mt_rets[j] = np.asarray(rets)
-            for i, env in enumerate(envs):
-                rows.append(
-                    {
-                        "policy": "multitask",
-                        "env": env,
-                        "init": j,
-                        "return": float(mt_rets[j, i]),
-                        "bc_loss": float(loss),
-                    }
-                )
-        single, rand = {}, {}
-        for i, (env, ds) in enumerate(zip(envs, dss, strict=True)):
-            common.report(
-                progress_fn, NAME, f"evaluate single-task {env}", i, len(envs)
-            )
-            res = evaluate_dataset(ds, inits=n_inits, seed=seed + 50_000)
-            single[env] = np.asarray(res.per_init)
-            score = jax.jit(jax.vmap(_score_fn(problems[i], random_policy_fn(ds.spec))))
-            rand[env] = np.asarray(
-                score(jax.random.split(jax.random.fold_in(k_rand, i), n_inits))
-            )
-            for j in range(n_inits):
-                rows.append(
-                    {
-                        "policy": "single-task",
-                        "env": env,
-                        "init": j,
-                        "return": float(single[env][j]),
-                        "bc_loss": float(res.bc_loss[j]),
-                    }
-                )
-                rows.append(
-                    {
-                        "policy": "random",
-                        "env": env,
-                        "init": j,
-                        "return": float(rand[env][j]),
-                    }
-                )
-        tasks = {}
-        for i, env in enumerate(envs):
-            tasks[env] = {
-                "multitask": float(mt_rets[:, i].mean()),
-                "multitask_std": float(mt_rets[:, i].std()),
-                "single_task": float(single[env].mean()),
-                "single_task_std": float(single[env].std()),
-                "random": float(rand[env].mean()),
-                "random_std": float(rand[env].std()),
-                "dataset_size": dss[i].size,
-            }
-        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
-        np.savez(
-            sd.file("merged_dataset.npz"),
-            states=merged.states,
-            targets=merged.targets,
-            mask=merged.mask,
-            task=merged.task,
-            envs=np.array(envs),
+    single, rand = {}, {}
+    for i, (env, ds) in enumerate(zip(envs, dss, strict=True)):
+        common.report(progress_fn, NAME, f"evaluate single-task {env}", i, len(envs))
+        res = evaluate_dataset(ds, inits=n_inits, seed=seed + 50_000)
+        single[env] = np.asarray(res.per_init)
+        score = jax.jit(jax.vmap(_score_fn(problems[i], random_policy_fn(ds.spec))))
+        rand[env] = np.asarray(
+            score(jax.random.split(jax.random.fold_in(k_rand, i), n_inits))
         )
-        figs = {"multitask": common.save_figure(figure(tasks), sd.figures, "multitask")}
-        return sd.finish(
-            {
-                "envs": list(envs),
-                "preset": preset,
-                "inits": n_inits,
-                "tasks": tasks,
-                **{f"{env}_multitask": t["multitask"] for env, t in tasks.items()},
-                **{f"{env}_random": t["random"] for env, t in tasks.items()},
-                "beats_random": all(
-                    t["multitask"] > t["random"] for t in tasks.values()
-                ),
-                "head": "shared padded head, invalid actions masked"
-                if merged.discrete
-                else "shared padded Gaussian head, unused dimensions masked",
-                "input_size": merged.input_size,
-                "merged_size": int(merged.states.shape[0]),
-                "inner": {
-                    "width": inner.width,
-                    "depth": inner.depth,
-                    "steps": inner.steps,
-                    "lr": inner.lr,
-                },
-                "csv": csv_path,
-                "merged_dataset": str(sd.file("merged_dataset.npz")),
-                "figures": figs,
-            }
-        )
+        for j in range(n_inits):
+            rows.append(
+                {
+                    "policy": "single-task",
+                    "env": env,
+                    "init": j,
+                    "return": float(single[env][j]),
+                    "bc_loss": float(res.bc_loss[j]),
+                }
+            )
+            rows.append(
+                {
+                    "policy": "random",
+                    "env": env,
+                    "init": j,
+                    "return": float(rand[env][j]),
+                }
+            )
+    tasks = {}
+    for i, env in enumerate(envs):
+        tasks[env] = {
+            "multitask": float(mt_rets[:, i].mean()),
+            "multitask_std": float(mt_rets[:, i].std()),
+            "single_task": float(single[env].mean()),
+            "single_task_std": float(single[env].std()),
+            "random": float(rand[env].mean()),
+            "random_std": float(rand[env].std()),
+            "dataset_size": dss[i].size,
+        }
+    csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
+    np.savez(
+        sd.file("merged_dataset.npz"),
+        states=merged.states,
+        targets=merged.targets,
+        mask=merged.mask,
+        task=merged.task,
+        envs=np.array(envs),
+    )
+    figs = {"multitask": common.save_figure(figure(tasks), sd.figures, "multitask")}
+    return sd.finish(
+        {
+            "envs": list(envs),
+            "preset": preset,
+            "eval_inits": n_inits,
+            "tasks": tasks,
+            **{f"{env}_multitask": t["multitask"] for env, t in tasks.items()},
+            **{f"{env}_random": t["random"] for env, t in tasks.items()},
+            "beats_random": all(t["multitask"] > t["random"] for t in tasks.values()),
+            "head": "shared padded head, invalid actions masked"
+            if merged.discrete
+            else "shared padded Gaussian head, unused dimensions masked",
+            "input_size": merged.input_size,
+            "merged_size": int(merged.states.shape[0]),
+            "inner": {
+                "width": inner.width,
+                "depth": inner.depth,
+                "steps": inner.steps,
+                "lr": inner.lr,
+            },
+            "csv": csv_path,
+            "merged_dataset": str(sd.file("merged_dataset.npz")),
+            "figures": figs,
+        }
+    )

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.evaluate import evaluate_dataset
 from engine.figures.published import figure
 from engine.paper_import import PaperImportError, import_paper
 from engine.studies import common
+from engine.studies.params import StudyParams, make
 
 NAME = "published"
 REFERENCE: dict[str, float] = {
@@ -57,114 +59,116 @@ def read_reference_csv(path: str | os.PathLike) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """The published study's parameters (``overrides``: config fields of the
+    evaluation, e.g. fitness.num_steps=64 for a smoke test)."""
+
+    folder: str | None = None
+    """Folder of the paper's .pkl files (default: ../shared/reference/datasets)."""
+    reference: str | None = None
+    """CSV with columns file,reference (merged over the built-in references)."""
+    eval_inits: int | None = None
+    """Fresh inits per file (default: the preset's)."""
+    minatar_eval_inits: int | None = None
+    """Fresh inits per MinAtar file (Breakout has a heavy lower tail)."""
+    max_files: int | None = None
+    """Evaluate only the first this many files (in name order)."""
+
+
 def run_published(
-    folder=None,
-    preset: str = "quick",
+    params: Params | dict | None = None,
+    *,
     runs_root=None,
     progress_fn: common.ProgressFn | None = None,
-    reference: dict[str, float] | str | None = None,
-    inits: int | None = None,
-    minatar_inits: int | None = None,
-    seed: int = 0,
-    max_files: int | None = None,
-    overrides: dict | None = None,
+    resume: str | None = None,
+    **values,
 ) -> dict:
     """Evaluate every .pkl of `folder`; table against reference numbers.
 
-    `reference`: a dict or a CSV path (merged over `REFERENCE`). `overrides` go to
-    `evaluate_dataset` (e.g. {"fitness.num_steps": 64} for a smoke test). Returns
-    the rows (file, env, N, mean, median, std, reference, delta, status) and paths.
+    Returns the rows (file, env, N, mean, median, std, reference, delta, status)
+    and paths.
     """
-    if preset not in PRESETS:
-        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
-    folder = Path(folder).expanduser() if folder is not None else default_folder()
+    p = make(Params, params, values)
+    folder = Path(p.folder).expanduser() if p.folder is not None else default_folder()
     if folder is None or not folder.is_dir():
-        raise FileNotFoundError(
+        raise common.StudyError(
             f"no folder of published datasets: {folder} (pass --folder)"
         )
+    with common.StudyDir(NAME, p.to_dict(), runs_root, study_id=resume) as sd:
+        return _study(p, folder, sd, progress_fn)
+
+
+def _study(p: Params, folder: Path, sd, progress_fn) -> dict:
     refs = dict(REFERENCE)
-    if isinstance(reference, str | os.PathLike):
-        refs.update(read_reference_csv(reference))
-    elif reference:
-        refs.update(reference)
-    n_inits = inits or PRESETS[preset]["inits"]
-    n_minatar = minatar_inits or PRESETS[preset]["minatar_inits"]
-    files = sorted(folder.glob("*.pkl"))[:max_files]
-    params = {
-        "folder": str(folder),
-        "preset": preset,
-        "inits": n_inits,
-        "minatar_inits": n_minatar,
-        "seed": seed,
-        "overrides": overrides,
-        "files": [f.name for f in files],
-    }
-    with common.StudyDir(NAME, params, runs_root) as sd:
-        rows, per_init = [], []
-        for i, f in enumerate(files):
-            common.report(progress_fn, NAME, f"evaluate {f.name}", i, len(files))
-            row = {"file": f.name, "reference": refs.get(f.name)}
-            try:
-                ds, _notes = import_paper(f)
-            except PaperImportError as e:
-                rows.append({**row, "status": "skipped", "reason": str(e)})
-                continue
-            k = n_minatar if ds.spec.family == "minatar" else n_inits
-            res = evaluate_dataset(ds, inits=k, seed=seed, overrides=overrides)
-            s = common.summary(res.per_init)
-            log = ds.meta.get("training_log") or {}
-            ref = row["reference"]
-            rows.append(
-                {
-                    **row,
-                    "status": "evaluated",
-                    "env": ds.env,
-                    "size": ds.size,
-                    "kind": "HaDES-F" if res.fixed_init else "HaDES-R",
-                    "inits": k,
-                    "mean": s["mean"],
-                    "std": s["std"],
-                    "median": s["median"],
-                    "min": s["min"],
-                    "max": s["max"],
-                    "delta": None if ref is None else s["mean"] - ref,
-                    "delta_pct": None
-                    if not ref
-                    else 100 * (s["mean"] - ref) / abs(ref),
-                    "training_log_fitness": log.get("final_mean_fitness"),
-                    "reason": "",
-                }
-            )
-            per_init += [
-                {"file": f.name, "init": j, "return": r}
-                for j, r in enumerate(res.per_init)
-            ]
-        common.report(progress_fn, NAME, "evaluate", len(files), len(files))
-        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
-        init_path = common.write_csv(sd.file(f"{NAME}_per_init.csv"), per_init)
-        table = markdown_table(rows)
-        sd.file(f"{NAME}.md").write_text(table + "\n")
-        figs = {}
-        if per_init:
-            figs["published"] = common.save_figure(
-                figure(rows, per_init), sd.figures, "published"
-            )
-        ev = [r for r in rows if r["status"] == "evaluated"]
-        return sd.finish(
+    if p.reference:
+        refs.update(read_reference_csv(p.reference))
+    n_inits = p.eval_inits or PRESETS[p.preset]["inits"]
+    n_minatar = p.minatar_eval_inits or PRESETS[p.preset]["minatar_inits"]
+    files = sorted(folder.glob("*.pkl"))[: p.max_files]
+    seed, overrides = p.seed, p.override_dict() or None
+    rows, per_init = [], []
+    for i, f in enumerate(files):
+        common.report(progress_fn, NAME, f"evaluate {f.name}", i, len(files))
+        row = {"file": f.name, "reference": refs.get(f.name)}
+        try:
+            ds, _notes = import_paper(f)
+        except PaperImportError as e:
+            rows.append({**row, "status": "skipped", "reason": str(e)})
+            continue
+        k = n_minatar if ds.spec.family == "minatar" else n_inits
+        res = evaluate_dataset(ds, inits=k, seed=seed, overrides=overrides)
+        s = common.summary(res.per_init)
+        log = ds.meta.get("training_log") or {}
+        ref = row["reference"]
+        rows.append(
             {
-                "folder": str(folder),
-                "preset": preset,
-                "evaluated": len(ev),
-                "skipped": len(rows) - len(ev),
-                "rows": rows,
-                "returns": {r["file"]: r["mean"] for r in ev},
-                "table": table,
-                "csv": csv_path,
-                "per_init_csv": init_path,
-                "markdown": str(sd.file(f"{NAME}.md")),
-                "figures": figs,
+                **row,
+                "status": "evaluated",
+                "env": ds.env,
+                "size": ds.size,
+                "kind": "HaDES-F" if res.fixed_init else "HaDES-R",
+                "inits": k,
+                "mean": s["mean"],
+                "std": s["std"],
+                "median": s["median"],
+                "min": s["min"],
+                "max": s["max"],
+                "delta": None if ref is None else s["mean"] - ref,
+                "delta_pct": None if not ref else 100 * (s["mean"] - ref) / abs(ref),
+                "training_log_fitness": log.get("final_mean_fitness"),
+                "reason": "",
             }
         )
+        per_init += [
+            {"file": f.name, "init": j, "return": r} for j, r in enumerate(res.per_init)
+        ]
+    common.report(progress_fn, NAME, "evaluate", len(files), len(files))
+    csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
+    init_path = common.write_csv(sd.file(f"{NAME}_per_init.csv"), per_init)
+    table = markdown_table(rows)
+    sd.file(f"{NAME}.md").write_text(table + "\n")
+    figs = {}
+    if per_init:
+        figs["published"] = common.save_figure(
+            figure(rows, per_init), sd.figures, "published"
+        )
+    ev = [r for r in rows if r["status"] == "evaluated"]
+    return sd.finish(
+        {
+            "folder": str(folder),
+            "preset": p.preset,
+            "evaluated": len(ev),
+            "skipped": len(rows) - len(ev),
+            "rows": rows,
+            "returns": {r["file"]: r["mean"] for r in ev},
+            "table": table,
+            "csv": csv_path,
+            "per_init_csv": init_path,
+            "markdown": str(sd.file(f"{NAME}.md")),
+            "figures": figs,
+        }
+    )
 
 
 def _num(v, digits: int = 1) -> str:

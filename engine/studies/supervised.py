@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -40,6 +40,7 @@ from engine.driver import EsDriver
 from engine.figures.supervised import curve_figure, image_figure
 from engine.strategies import Strategy
 from engine.studies import common
+from engine.studies.params import StudyParams, make
 
 NAME = "supervised"
 DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -391,131 +392,181 @@ def outer_config(s: SupervisedSettings) -> OuterConfig:
 
 
 # The study ----------
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """The supervised study's parameters (``overrides``: `SupervisedSettings`
+    fields as field=value, e.g. sigma=0.05)."""
+
+    dataset: str = field(default="digits", metadata={"choices": DATASETS})
+    """Images: digits (8x8, bundled with scikit-learn), mnist or fashion_mnist."""
+    data_dir: str | None = None
+    """Folder of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)."""
+    generations: int | None = None
+    """ES generations (default: the preset's)."""
+    population: int | None = None
+    """Candidate image sets per generation (default: the preset's)."""
+    inner_steps: int | None = None
+    """SGD steps of each network on the images (default: the preset's)."""
+    eval_inits: int | None = None
+    """Fresh networks scoring the final images (default: the preset's)."""
+
+    def settings(self) -> SupervisedSettings:
+        values = {
+            k: getattr(self, k)
+            for k in ("generations", "population", "inner_steps", "eval_inits")
+            if getattr(self, k) is not None
+        }
+        known = {f.name for f in fields(SupervisedSettings)}
+        for k, v in self.override_dict().items():
+            if k not in known:
+                raise common.StudyError(
+                    f"{k}: not a supervised setting; known: {', '.join(sorted(known))}"
+                )
+            values[k] = type(getattr(SupervisedSettings(), k))(v)
+        return replace(PRESETS[self.preset], seed=self.seed, **values)
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise common.StudyError(
+                f"dataset {self.dataset!r}: use one of {', '.join(DATASETS)}"
+            )
+        if self.preset not in PRESETS:
+            raise common.StudyError(
+                f"preset {self.preset!r}: use one of {', '.join(PRESETS)}"
+            )
+        try:
+            self.settings()
+        except ValueError as e:
+            raise common.StudyError(str(e)) from None
+
+
 def run_supervised(
-    dataset: str = "digits",
-    data_dir: str | None = None,
-    preset: str = "quick",
+    params: Params | dict | None = None,
+    *,
     runs_root=None,
     progress_fn: common.ProgressFn | None = None,
-    **settings,
+    resume: str | None = None,
+    **values,
 ) -> dict:
     """Distil one image per class with HaDES; report train and test accuracy.
 
-    `settings` override fields of the preset's `SupervisedSettings`. Returns the
-    headline numbers (``test_accuracy``, ``train_accuracy`` of the distilled images,
-    the same for the class-mean starting images, chance) and the output paths.
+    Returns the headline numbers (``test_accuracy``, ``train_accuracy`` of the
+    distilled images, the same for the class-mean starting images, chance) and the
+    output paths.
     """
-    if preset not in PRESETS:
-        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
-    s = replace(PRESETS[preset], **settings)
-    data = load_data(dataset, data_dir, s.seed)
-    params = {"dataset": dataset, "data_dir": data_dir, "preset": preset, **asdict(s)}
-    with common.StudyDir(NAME, params, runs_root) as sd:
-        problem = SupervisedProblem(data, s)
-        strategy = Strategy(outer_config(s), problem.template)
-        loop = EsDriver(strategy, problem.population_fitness, s.seed, s.chunk)
-        start = class_means(data)
-        es_state, es_params = loop.init({"images": jnp.asarray(start)})
-        eval_key = jax.random.PRNGKey(s.seed + 10_000)
+    p = make(Params, params, values)
+    s = p.settings()
+    data = load_data(p.dataset, p.data_dir, s.seed)
+    with common.StudyDir(NAME, p.to_dict(), runs_root, study_id=resume) as sd:
+        return _study(p, s, data, sd, progress_fn)
 
-        @jax.jit
-        def mean_train_loss(state):
-            images = strategy.get_mean(state)["images"]
-            losses = jax.vmap(
-                lambda k: problem.loss_and_accuracy(
-                    problem.train(images, k)[0], problem.x_train, problem.y_train
-                )
-            )(jax.random.split(eval_key, 2))
-            return losses[0].mean(), losses[1].mean()
 
-        def eval_fn(state, gen):
-            loss, acc = mean_train_loss(state)
-            return float(loss), float(acc)
+def _study(p: Params, s: SupervisedSettings, data, sd, progress_fn) -> dict:
+    problem = SupervisedProblem(data, s)
+    strategy = Strategy(outer_config(s), problem.template)
+    loop = EsDriver(strategy, problem.population_fitness, s.seed, s.chunk)
+    start = class_means(data)
+    es_state, es_params = loop.init({"images": jnp.asarray(start)})
+    eval_key = jax.random.PRNGKey(s.seed + 10_000)
 
-        def on_chunk(gen, rows, evals):
-            common.report(
-                progress_fn,
-                NAME,
-                "distil",
-                gen,
-                s.generations,
-                train_loss=evals[-1][1][0] if evals else None,
+    @jax.jit
+    def mean_train_loss(state):
+        images = strategy.get_mean(state)["images"]
+        losses = jax.vmap(
+            lambda k: problem.loss_and_accuracy(
+                problem.train(images, k)[0], problem.x_train, problem.y_train
             )
+        )(jax.random.split(eval_key, 2))
+        return losses[0].mean(), losses[1].mean()
 
-        loop.evaluate, loop.eval_every = eval_fn, s.eval_every
-        es_state, rows, evals = common.evolve(
-            loop, es_state, es_params, s.generations, on_chunk
-        )
-        final = np.asarray(strategy.get_mean(es_state)["images"])
-        common.report(progress_fn, NAME, "evaluate", 0, 2)
-        k_final = jax.random.PRNGKey(s.seed + 20_000)
-        res_final = problem.evaluate(k_final, final, s.eval_inits)
-        res_start = problem.evaluate(k_final, start, s.eval_inits)
-        common.report(progress_fn, NAME, "evaluate", 2, 2)
+    def eval_fn(state, gen):
+        loss, acc = mean_train_loss(state)
+        return float(loss), float(acc)
 
-        # Numbers ----------
-        table = []
-        for label, res in (("distilled", res_final), ("class_means", res_start)):
-            for i in range(s.eval_inits):
-                table.append(
-                    {"images": label, "init": i, **{k: v[i] for k, v in res.items()}}
-                )
-        curve = [
-            {
-                "generation": r["generation"],
-                "fitness_mean": r["fitness_mean"],
-                "fitness_max": r["fitness_max"],
-                "population_train_accuracy": r["aux"],
-            }
-            for r in rows
-        ]
-        evals_rows = [
-            {"generation": g, "mean_train_loss": v[0], "mean_train_accuracy": v[1]}
-            for g, v in evals
-        ]
-        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), table)
-        curve_path = common.write_csv(
-            sd.file(f"{NAME}_curve.csv"), _merge_curve(curve, evals_rows)
+    def on_chunk(gen, rows, evals):
+        common.report(
+            progress_fn,
+            NAME,
+            "distil",
+            gen,
+            s.generations,
+            train_loss=evals[-1][1][0] if evals else None,
         )
-        np.savez(
-            sd.file("images.npz"),
-            distilled=final,
-            class_means=start,
-            labels=np.arange(data.num_classes),
-        )
-        figs = {
-            "images": common.save_figure(
-                image_figure(start, final, data.name), sd.figures, "images"
-            ),
-            "curve": common.save_figure(
-                curve_figure(curve, evals_rows, data.name), sd.figures, "curve"
-            ),
+
+    loop.evaluate, loop.eval_every = eval_fn, s.eval_every
+    es_state, rows, evals = common.evolve(
+        loop, es_state, es_params, s.generations, on_chunk
+    )
+    final = np.asarray(strategy.get_mean(es_state)["images"])
+    common.report(progress_fn, NAME, "evaluate", 0, 2)
+    k_final = jax.random.PRNGKey(s.seed + 20_000)
+    res_final = problem.evaluate(k_final, final, s.eval_inits)
+    res_start = problem.evaluate(k_final, start, s.eval_inits)
+    common.report(progress_fn, NAME, "evaluate", 2, 2)
+
+    # Numbers ----------
+    table = []
+    for label, res in (("distilled", res_final), ("class_means", res_start)):
+        for i in range(s.eval_inits):
+            table.append(
+                {"images": label, "init": i, **{k: v[i] for k, v in res.items()}}
+            )
+    curve = [
+        {
+            "generation": r["generation"],
+            "fitness_mean": r["fitness_mean"],
+            "fitness_max": r["fitness_max"],
+            "population_train_accuracy": r["aux"],
         }
-        m = lambda res, k: float(np.mean(res[k]))  # noqa: E731
-        return sd.finish(
-            {
-                "dataset": data.name,
-                "preset": preset,
-                "test_accuracy": m(res_final, "test_accuracy"),
-                "train_accuracy": m(res_final, "train_accuracy"),
-                "test_accuracy_std": float(np.std(res_final["test_accuracy"])),
-                "train_loss": m(res_final, "train_loss"),
-                "start_test_accuracy": m(res_start, "test_accuracy"),
-                "start_train_accuracy": m(res_start, "train_accuracy"),
-                "chance": 1.0 / data.num_classes,
-                "images_per_class": 1,
-                "train_size": int(len(data.y_train)),
-                "test_size": int(len(data.y_test)),
-                "population": s.population,
-                "generations": s.generations,
-                "inner_steps": s.inner_steps,
-                "strategy": type(strategy.es).__name__,
-                "csv": csv_path,
-                "curve_csv": curve_path,
-                "images": str(sd.file("images.npz")),
-                "figures": figs,
-            }
-        )
+        for r in rows
+    ]
+    evals_rows = [
+        {"generation": g, "mean_train_loss": v[0], "mean_train_accuracy": v[1]}
+        for g, v in evals
+    ]
+    csv_path = common.write_csv(sd.file(f"{NAME}.csv"), table)
+    curve_path = common.write_csv(
+        sd.file(f"{NAME}_curve.csv"), _merge_curve(curve, evals_rows)
+    )
+    np.savez(
+        sd.file("images.npz"),
+        distilled=final,
+        class_means=start,
+        labels=np.arange(data.num_classes),
+    )
+    figs = {
+        "images": common.save_figure(
+            image_figure(start, final, data.name), sd.figures, "images"
+        ),
+        "curve": common.save_figure(
+            curve_figure(curve, evals_rows, data.name), sd.figures, "curve"
+        ),
+    }
+    m = lambda res, k: float(np.mean(res[k]))  # noqa: E731
+    return sd.finish(
+        {
+            "dataset": data.name,
+            "preset": p.preset,
+            "test_accuracy": m(res_final, "test_accuracy"),
+            "train_accuracy": m(res_final, "train_accuracy"),
+            "test_accuracy_std": float(np.std(res_final["test_accuracy"])),
+            "train_loss": m(res_final, "train_loss"),
+            "start_test_accuracy": m(res_start, "test_accuracy"),
+            "start_train_accuracy": m(res_start, "train_accuracy"),
+            "chance": 1.0 / data.num_classes,
+            "images_per_class": 1,
+            "train_size": int(len(data.y_train)),
+            "test_size": int(len(data.y_test)),
+            "population": s.population,
+            "generations": s.generations,
+            "inner_steps": s.inner_steps,
+            "strategy": type(strategy.es).__name__,
+            "csv": csv_path,
+            "curve_csv": curve_path,
+            "images": str(sd.file("images.npz")),
+            "figures": figs,
+        }
+    )
 
 
 def _merge_curve(curve: list[dict], evals: list[dict]) -> list[dict]:

@@ -14,12 +14,15 @@ at another width, and its transfer to random inits is part of what is measured.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine import presets
 from engine.dataset_ref import load_dataset_ref
 from engine.evaluate import config_for_dataset, evaluate_dataset
 from engine.figures.transfer import figure
 from engine.figures.transfer import value_label as _fmt
 from engine.studies import common
+from engine.studies.params import StudyParams, make
 
 NAME = "transfer"
 PAPER_WIDTHS = (32, 64, 128, 256, 512, 1024, 2048)
@@ -42,114 +45,130 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """The transfer study's parameters."""
+
+    dataset: str | None = None
+    """A dataset .npz, a paper .pkl or a run id (default: distil one for env)."""
+    env: str = "CartPole-v1"
+    """Environment distilled when no dataset is given (the quick preset)."""
+    widths: tuple[int, ...] | None = None
+    """Policy widths (default: the preset's)."""
+    steps: tuple[int, ...] | None = None
+    """Inner-loop steps (default: the preset's)."""
+    lrs: tuple[float, ...] | None = None
+    """Inner-loop learning rates (default: the preset's)."""
+    eval_inits: int | None = None
+    """Fresh policy inits per setting (default: the preset's)."""
+
+    def grid(self) -> dict:
+        grid = dict(PRESETS[self.preset])
+        for axis, vals in (("width", self.widths), ("steps", self.steps)):
+            if vals is not None:
+                grid[axis] = tuple(vals)
+        if self.lrs is not None:
+            grid["lr"] = tuple(self.lrs)
+        return grid
+
+
 def run_transfer(
-    dataset=None,
-    env: str = "CartPole-v1",
-    preset: str = "quick",
+    params: Params | dict | None = None,
+    *,
     runs_root=None,
     progress_fn: common.ProgressFn | None = None,
-    widths=None,
-    steps=None,
-    lrs=None,
-    inits: int | None = None,
-    seed: int = 0,
-    distil_overrides: dict | None = None,
+    resume: str | None = None,
+    **values,
 ) -> dict:
     """Returns of fresh policies trained on one dataset over a grid of settings.
 
-    `dataset`: a `Dataset`, an .npz, a paper .pkl or a run id; None distils one for
-    `env` with the quick preset (plus `distil_overrides`) first. Returns the
-    in-distribution mean return, per axis {value: mean return}, and the paths.
+    `dataset`: an .npz, a paper .pkl or a run id; None distils one for `env` with
+    the quick preset (plus `overrides`) first, as a run of the store tagged with
+    the study. Returns the in-distribution mean return, per axis {value: mean
+    return}, and the paths.
     """
-    if preset not in PRESETS:
-        raise common.StudyError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
-    grid = dict(PRESETS[preset])
-    for axis, vals in (("width", widths), ("steps", steps), ("lr", lrs)):
-        if vals is not None:
-            grid[axis] = tuple(vals)
-    n_inits = inits or grid["inits"]
-    params = {
-        "dataset": None if dataset is None else str(getattr(dataset, "env", dataset)),
-        "env": env,
-        "preset": preset,
-        "seed": seed,
-        "inits": n_inits,
-        "grid": {k: list(v) for k, v in grid.items() if k in AXES},
-    }
-    with common.StudyDir(NAME, params, runs_root) as sd:
-        if dataset is None:
-            cfg = presets.make("quick", env, None, seed)
-            if distil_overrides:
-                cfg = cfg.with_overrides(distil_overrides)
-            d, es_state, _, _ = common.distil(cfg, progress_fn, NAME, env)
-            ds = d.mean_dataset(es_state, study=sd.study_id)
-            from engine import dataset as ds_lib
+    p = make(Params, params, values)
+    with common.StudyDir(NAME, p.to_dict(), runs_root, study_id=resume) as sd:
+        return _study(p, sd, progress_fn, runs_root)
 
-            ds_lib.save(ds, sd.datasets_dir() / "dataset.npz")
-        else:
-            ds, _ = load_dataset_ref(dataset, runs_root)
-        base = config_for_dataset(ds)
-        home = {
-            "width": base.inner.width,
-            "steps": base.inner.steps,
-            "lr": base.inner.lr,
-        }
-        settings = []
-        for axis in AXES:
-            vals = sorted(set(grid[axis]) | {home[axis]})
-            settings += [(axis, v) for v in vals]
-        rows, per_axis = [], {a: {} for a in AXES}
-        in_dist = None
-        for i, (axis, v) in enumerate(settings):
-            common.report(
-                progress_fn, NAME, f"evaluate {axis}={_fmt(axis, v)}", i, len(settings)
-            )
-            is_home = v == home[axis]
-            if is_home and in_dist is not None:
-                res = in_dist  # one in-distribution evaluation serves every axis
-            else:
-                res = evaluate_dataset(
-                    ds,
-                    inits=n_inits,
-                    seed=seed,
-                    random_inits=True,
-                    overrides={AXES[axis]: v},
-                )
-                if is_home:
-                    in_dist = res
-            per_axis[axis][_fmt(axis, v)] = res.mean_return
-            for j, (r, lo) in enumerate(zip(res.per_init, res.bc_loss, strict=True)):
-                rows.append(
-                    {
-                        "axis": axis,
-                        "value": v,
-                        "init": j,
-                        "return": r,
-                        "bc_loss": lo,
-                        "in_distribution": is_home,
-                    }
-                )
-        common.report(progress_fn, NAME, "evaluate", len(settings), len(settings))
-        csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
-        fig = figure(rows, home, ds.env, ds.size, n_inits)
-        figs = {"transfer": common.save_figure(fig, sd.figures, "transfer")}
-        all_returns = [r["return"] for r in rows]
-        return sd.finish(
-            {
-                "env": ds.env,
-                "dataset_size": ds.size,
-                "preset": preset,
-                "inits": n_inits,
-                "in_distribution": {k: (_fmt(k, v)) for k, v in home.items()},
-                "in_distribution_return": in_dist.mean_return if in_dist else None,
-                "returns": per_axis,
-                "min_setting_return": min(min(v.values()) for v in per_axis.values()),
-                "max_setting_return": max(max(v.values()) for v in per_axis.values()),
-                "mean_return": float(sum(all_returns) / len(all_returns)),
-                "csv": csv_path,
-                "dataset": str(sd.datasets_dir() / "dataset.npz")
-                if dataset is None
-                else str(getattr(dataset, "env", dataset)),
-                "figures": figs,
-            }
+
+def _study(p: Params, sd, progress_fn, runs_root) -> dict:
+    grid = p.grid()
+    n_inits = p.eval_inits or grid["inits"]
+    seed, dataset = p.seed, p.dataset
+    if dataset is None:
+        cfg = presets.make("quick", p.env, None, seed)
+        if p.overrides:
+            cfg = cfg.with_overrides(p.override_dict())
+        d, es_state, _, _, _ = sd.distil(cfg, progress_fn, p.env)
+        ds = d.mean_dataset(es_state, study=sd.study_id)
+        from engine import dataset as ds_lib
+
+        ds_lib.save(ds, sd.datasets_dir() / "dataset.npz")
+    else:
+        ds, _ = load_dataset_ref(dataset, runs_root)
+    base = config_for_dataset(ds)
+    home = {
+        "width": base.inner.width,
+        "steps": base.inner.steps,
+        "lr": base.inner.lr,
+    }
+    settings = []
+    for axis in AXES:
+        vals = sorted(set(grid[axis]) | {home[axis]})
+        settings += [(axis, v) for v in vals]
+    rows, per_axis = [], {a: {} for a in AXES}
+    in_dist = None
+    for i, (axis, v) in enumerate(settings):
+        common.report(
+            progress_fn, NAME, f"evaluate {axis}={_fmt(axis, v)}", i, len(settings)
         )
+        is_home = v == home[axis]
+        if is_home and in_dist is not None:
+            res = in_dist  # one in-distribution evaluation serves every axis
+        else:
+            res = evaluate_dataset(
+                ds,
+                inits=n_inits,
+                seed=seed,
+                random_inits=True,
+                overrides={AXES[axis]: v},
+            )
+            if is_home:
+                in_dist = res
+        per_axis[axis][_fmt(axis, v)] = res.mean_return
+        for j, (r, lo) in enumerate(zip(res.per_init, res.bc_loss, strict=True)):
+            rows.append(
+                {
+                    "axis": axis,
+                    "value": v,
+                    "init": j,
+                    "return": r,
+                    "bc_loss": lo,
+                    "in_distribution": is_home,
+                }
+            )
+    common.report(progress_fn, NAME, "evaluate", len(settings), len(settings))
+    csv_path = common.write_csv(sd.file(f"{NAME}.csv"), rows)
+    fig = figure(rows, home, ds.env, ds.size, n_inits)
+    figs = {"transfer": common.save_figure(fig, sd.figures, "transfer")}
+    all_returns = [r["return"] for r in rows]
+    return sd.finish(
+        {
+            "env": ds.env,
+            "dataset_size": ds.size,
+            "preset": p.preset,
+            "eval_inits": n_inits,
+            "in_distribution": {k: (_fmt(k, v)) for k, v in home.items()},
+            "in_distribution_return": in_dist.mean_return if in_dist else None,
+            "returns": per_axis,
+            "min_setting_return": min(min(v.values()) for v in per_axis.values()),
+            "max_setting_return": max(max(v.values()) for v in per_axis.values()),
+            "mean_return": float(sum(all_returns) / len(all_returns)),
+            "csv": csv_path,
+            "dataset": str(sd.datasets_dir() / "dataset.npz")
+            if dataset is None
+            else str(dataset),
+            "figures": figs,
+        }
+    )

@@ -4,13 +4,15 @@ evaluation points)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.runs.store import read_json, write_json
+from engine.atomic import write_json
 
 TRACKERS_FILE = "trackers.json"
 """Per run: where each tracker logged it ({"wandb": {"id", "project", ...}}); a fork
@@ -18,6 +20,31 @@ reads its parent's to branch from it (W&B `fork_from`)."""
 
 # Generation-row keys that are not metrics
 _NOT_METRICS = ("generation", "time", "event")
+
+
+# The run folder's files, read here without the run layer (engine.runs imports the
+# trackers, so the trackers do not import it back).
+def read_json(path: Path) -> dict | None:
+    try:
+        obj = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The complete JSON lines of a metrics.jsonl (a line being appended is not)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return []
+    rows = []
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
+        with contextlib.suppress(ValueError):
+            row = json.loads(line)
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
 
 
 class TrackerError(ValueError):

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.runs.store import read_json, read_metrics_file
-from engine.trackers.base import RunInfo
+from engine.trackers.base import RunInfo, read_json, read_rows
 from engine.trackers.hub import (
     TERMINAL,
     Trackers,
@@ -46,7 +45,7 @@ def export_run(
     run = RunInfo.from_run_dir(run_dir, "export", start_generation=0)
     rows = [  # generation rows (event rows carry an "event" key)
         r
-        for r in read_metrics_file(run_dir / "metrics.jsonl")
+        for r in read_rows(run_dir / "metrics.jsonl")
         if "generation" in r and "event" not in r
     ]
     status = (read_json(run_dir / "status.json") or {}).get("status", "stopped")

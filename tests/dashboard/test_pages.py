@@ -248,7 +248,14 @@ def test_live_steers_a_run_of_another_process(empty_env):
     cfg_path = empty_env.parent / "cfg.json"
     write_config_file(tiny_cartpole(**{"outer.generations": 100000}), cfg_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.runs.worker", str(cfg_path), str(empty_env)],
+        [
+            sys.executable,
+            "-m",
+            "engine.runs.worker",
+            str(cfg_path),
+            str(empty_env),
+            "--quiet",  # an unread pipe must not fill up
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
