@@ -349,11 +349,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hades: {e}", file=sys.stderr)
             return 2
         raise
-    except RuntimeError as e:  # the run layer's RunError: a message for people
-        if type(e).__name__ != "RunError":
-            raise
-        print(f"hades: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("hades: interrupted", file=sys.stderr)
         return 130
