@@ -97,7 +97,7 @@ def source_picker(key: str) -> sources.Source | None:
     options = {
         "run": sources.run_sources(store),
         "import": sources.import_sources(app_state.imports_dir()),
-        "demo": sources.demo_sources(app_state.DEMO_DIR),
+        "demo": sources.demo_sources(sources.demo_dir()),
     }
     default = sources.parse_key(st.session_state.get(app_state.SOURCE_KEY))
     if default is None and app_state.selected_run():

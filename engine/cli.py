@@ -47,12 +47,20 @@ def build_config(args) -> config_lib.HadesConfig:
 
 
 def cmd_distill(args) -> int:
-    from engine.runs import Runner
+    from engine.runs import Runner, RunStore
     from engine.runs.cli import run_foreground
+    from engine.runs.preflight import check_run_length
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
     cfg = build_config(args)
-    runner = Runner.create(cfg, root=args.runs, name=args.name or "")
-    return run_foreground(runner, json_out=args.json, quiet=args.quiet)
+    check_tracker_flags(args)  # before anything is created
+    store = RunStore(args.runs)
+    check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
+    runner = Runner.create(cfg, root=store, name=args.name or "")
+    trackers = trackers_for(args, runner, "distill")
+    return run_foreground(
+        runner, json_out=args.json, quiet=args.quiet, trackers=trackers
+    )
 
 
 # evaluate ------------------------------------------------------------
@@ -69,6 +77,15 @@ def _load_dataset(ref: str, runs_root: str | None):
 def cmd_evaluate(args) -> int:
     ds = _load_dataset(args.dataset, args.runs)  # a bad input fails fast
     from engine.evaluate import evaluate_dataset
+    from engine.progress import bar, format_duration
+
+    def progress(ev: dict) -> None:  # like distill's progress lines, on stderr
+        print(
+            f"{bar(ev['done'], ev['total'])} evaluate {ev['done']}/{ev['total']} "
+            f"inits | {ev['elapsed']:.1f} s | ETA {format_duration(ev['eta_seconds'])}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     res = evaluate_dataset(
         ds,
@@ -76,6 +93,7 @@ def cmd_evaluate(args) -> int:
         seed=args.seed,
         random_inits=args.random_inits,
         overrides=config_lib.parse_overrides(args.set),
+        progress_fn=None if args.quiet else progress,
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -130,24 +148,13 @@ def cmd_render(args) -> int:
 
 # dashboard ------------------------------------------------------------
 def cmd_dashboard(args, extra: list[str]) -> int:
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        *extra,
-    ]
+    # A separate program (the engine never imports the dashboard): it passes the
+    # shipped Streamlit settings as flags, so the working directory does not matter.
+    cmd = [sys.executable, "-m", "dashboard", *extra]
     env = dict(os.environ)
     if args.runs:
-        env["HADES_RUNS"] = args.runs
-    os.chdir(app.parent.parent)  # so .streamlit/config.toml applies
-    os.execvpe(cmd[0], cmd, env)
+        env["HADES_RUNS"] = str(Path(args.runs).expanduser().resolve())
+    os.execve(cmd[0], cmd, env)
     return 0
 
 
@@ -242,6 +249,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    from engine.runs.cli import add_start_flags
+
+    add_start_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser(
@@ -275,6 +285,7 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--runs", help="Runs root, to find a run id.")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--verbose", action="store_true", help="Text as well as JSON.")
+    p.add_argument("--quiet", action="store_true", help="No progress lines.")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("import", help="Convert a paper pickle safely to our .npz.")

@@ -1,4 +1,5 @@
-"""Generate the dashboard's bundled demo runs into ``assets/demo/``.
+"""Generate the dashboard's bundled demo runs into ``dashboard/assets/demo/``
+(`dashboard.sources.demo_dir()`, shipped inside the package).
 
 The Demo page shows every view from these files without computing anything (no
 JAX, no network), for talks on a laptop CPU. Each item is a directory:
@@ -17,7 +18,7 @@ JAX, no network), for talks on a laptop CPU. Each item is a directory:
 plus ``manifest.json`` listing the items. Runs are short `quick`-preset runs of our
 own engine (the paper's reference datasets are never copied into the repo).
 
-Usage: ``PYTHONPATH=. python scripts/make_demo_assets.py [--out assets/demo]
+Usage: ``PYTHONPATH=. python scripts/make_demo_assets.py [--out DIR]
 [--only cartpole,breakout,hopper] [--extras-only]``. Takes a few minutes on 2 CPU
 cores. ``--extras-only`` keeps the runs and only redoes explain.json and the talk
 clip of the existing items.
@@ -210,7 +211,9 @@ def explain_and_talk(out: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=str(ROOT / "assets" / "demo"))
+    from dashboard.sources import demo_dir
+
+    p.add_argument("--out", default=str(demo_dir()))
     p.add_argument("--only", default=",".join(ITEMS), help="comma-separated items")
     p.add_argument(
         "--extras-only",

@@ -1,7 +1,7 @@
-"""Demo: bundled runs in assets/demo (a CartPole run with two seeds, a Breakout run,
-a hopper dataset with its pre-rendered video) shown with the same views as live
-runs, and each run's talk clip (played and downloaded), without computing anything:
-no JAX, no network. Regenerate them with
+"""Demo: the bundled runs in ``sources.demo_dir()`` (dashboard/assets/demo: a
+CartPole run with two seeds, a Breakout run, a hopper dataset with its pre-rendered
+video) shown with the same views as live runs, and each run's talk clip (played and
+downloaded), without computing anything: no JAX, no network. Regenerate them with
 ``scripts/make_demo_assets.py``."""
 
 import json
@@ -11,7 +11,8 @@ import streamlit as st
 
 from dashboard import charts, sources, widgets
 from dashboard import metrics as m
-from dashboard.state import DEMO_DIR
+
+DEMO_DIR = sources.demo_dir()
 
 
 def _json(path: Path) -> dict:

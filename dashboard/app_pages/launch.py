@@ -5,14 +5,15 @@ import json
 
 import streamlit as st
 
-from dashboard import estimate as est
 from dashboard import forms, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
+from engine import estimate as est
 from engine import presets
 from engine.config import ConfigError, HadesConfig, all_field_docs
 from engine.envs.registry import SPECS
 from engine.memory_estimate import MemoryEstimate, MemoryEstimateError, memory_estimate
+from engine.trackers import KNOWN as KNOWN_TRACKERS
 
 PREFIX = "launch.f."
 VALUES = "launch.values"  # survives page switches (widget keys do not)
@@ -256,6 +257,15 @@ else:
 
 running = [j for j in app_state.manager().jobs() if j["status"] in m.ACTIVE]
 name = c_go.text_input("Run name (optional)", key="launch.name", max_chars=80)
+log_to = c_go.multiselect(
+    "Log to",
+    list(KNOWN_TRACKERS),
+    key="launch.log",
+    help="Also stream the run to experiment trackers: metrics per generation, the "
+    "config, dataset pictures and rollout videos at evaluation points. W&B "
+    "honours WANDB_MODE and WANDB_PROJECT; TensorBoard writes to the run folder's "
+    "tensorboard/. Needs pip install 'hades-studio[wandb]' / '[tensorboard]'.",
+)
 if running:
     c_go.caption(
         f"{len(running)} run(s) active in this dashboard; a new one queues behind "
@@ -265,12 +275,17 @@ if c_go.button(
     "Launch", type="primary", disabled=cfg is None, width="stretch", key="launch.go"
 ):
     from engine.runs import RunError
+    from engine.trackers import TrackerError, check_trackers, trackers_on_first_event
 
     try:
+        check_trackers(log_to)  # a missing extra: say so before anything starts
+        trackers = trackers_on_first_event(log_to, app_state.runs_root())
         run_id = app_state.manager().submit(
-            cfg, name=name.strip(), progress_fn=app_state.yield_cpu_to_ui
+            cfg,
+            name=name.strip(),
+            progress_fn=app_state.chain(app_state.yield_cpu_to_ui, trackers),
         )
-    except (RunError, ConfigError, MemoryEstimateError, OSError) as e:
+    except (RunError, ConfigError, MemoryEstimateError, OSError, TrackerError) as e:
         c_go.error(str(e))
     else:
         app_state.select_run(run_id)

@@ -42,7 +42,7 @@ def _dataset_options() -> dict[str, str]:
             opts[s.ref] = f"run: {s.label}"
     for s in sources.import_sources(app_state.imports_dir()):
         opts[s.ref] = f"imported: {s.label}"
-    for s in sources.demo_sources(app_state.DEMO_DIR):
+    for s in sources.demo_sources(sources.demo_dir()):
         opts[str(Path(s.ref) / "dataset.npz")] = f"demo: {s.label}"
     return opts
 

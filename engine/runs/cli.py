@@ -17,6 +17,7 @@ import threading
 import time
 
 from engine.config import parse_overrides
+from engine.progress import bar, format_duration
 from engine.runs.errors import RunError
 from engine.runs.index import SORT_KEYS
 from engine.runs.store import RunStore, jsonable
@@ -27,27 +28,14 @@ def _num(x, fmt: str = ".1f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def format_duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
-
-
 def format_progress(event: dict) -> str:
     """One line for a progress event: generation, fitness mean/max, mean-dataset
     return, sigma, lr, s/gen, ETA and, apart, compile time."""
     gen = event.get("generation", 0)
     total = event.get("total_generations") or "?"
-    bar = ""
+    head = f"gen {gen}/{total}"
     if isinstance(total, int) and total > 0:
-        filled = min(20, int(20 * gen / total))
-        bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
-    head = f"{bar}gen {gen}/{total}"
+        head = f"{bar(gen, total)} {head}"
     if event.get("kind") == "status" or not event.get("metrics"):
         msg = event.get("message") or ""
         return f"{head} | {event.get('status')}" + (f": {msg}" if msg else "")
@@ -184,9 +172,33 @@ def cmd_reindex(args) -> int:
 
 
 def cmd_export(args) -> int:
-    out = _store(args).export(args.run, args.out, checkpoints=args.checkpoints)
-    print(out)
-    return 0
+    if (args.out is None) == (args.to is None):
+        raise RunError("give one of --out FILE.zip or --to tensorboard [DIR] | wandb")
+    if args.out is not None:
+        out = _store(args).export(args.run, args.out, checkpoints=args.checkpoints)
+        print(out)
+        return 0
+    from engine.trackers import export_run
+
+    name, *rest = args.to
+    if len(rest) > 1 or (rest and name != "tensorboard"):
+        raise RunError(
+            f"--to {' '.join(args.to)}: use --to tensorboard [DIR] or --to wandb"
+        )
+    run_dir = _store(args).resolve(args.run)
+    res = export_run(run_dir, [name], tensorboard_dir=rest[0] if rest else None)
+    if args.json:
+        print(json.dumps(jsonable({"run_id": run_dir.name, **res})))
+    elif not res["failed"]:
+        print(
+            f"exported {run_dir.name} to {name}: {res['rows']} generation rows"
+            + (
+                f", dataset pictures at generation {res['media_generation']}"
+                if res["media_generation"] is not None
+                else ""
+            )
+        )
+    return 1 if res["failed"] else 0
 
 
 def cmd_delete(args) -> int:
@@ -218,16 +230,21 @@ def run_foreground(
     header: bool = True,
     executor: str = "cli",
     restart: bool = False,
+    trackers=None,
 ) -> int:
     """Run `runner` here with a progress line per chunk; Ctrl-C or SIGTERM stop it
     (checkpoint written, status stopped). Prints a final JSON line with --json.
-    Other processes steer it with `hades control` (through the store)."""
+    Other processes steer it with `hades control` (through the store).
+    `trackers` (`engine.trackers.Trackers`) get every progress event and are
+    closed when the run ends."""
     runner.executor = executor
     out = sys.stderr if json_out else sys.stdout
     if header and not quiet:
         print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
 
     def progress(ev: dict) -> None:
+        if trackers is not None:
+            trackers.progress(ev)
         stale = ev.get("stale_lock")
         if stale:
             print(stale_lock_note(runner.run_id, stale), file=sys.stderr, flush=True)
@@ -259,6 +276,8 @@ def run_foreground(
         if old is not None:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, old)
+        if trackers is not None:
+            trackers.close("stopped")
     if json_out:
         print(json.dumps(jsonable(summary)), flush=True)
     elif not quiet:
@@ -278,19 +297,47 @@ def run_foreground(
     return 0
 
 
-def cmd_resume(args) -> int:
-    from engine.runs.runner import Runner
+def _left(runner, generations: int | None) -> int:
+    """Generations a resume of `runner` still has to run."""
+    st = runner.store.read_status(runner.run_id) or {}
+    total = generations or st.get("total_generations") or runner.cfg.outer.generations
+    done = st.get("checkpoint_generation", st.get("generation")) or 0
+    return max(0, int(total) - int(done))
 
+
+def cmd_resume(args) -> int:
+    from engine.runs.preflight import check_run_length
+    from engine.runs.runner import Runner
+    from engine.trackers.cli import check_tracker_flags, trackers_for
+
+    check_tracker_flags(args)
     runner = Runner.open(args.run, root=args.runs)
+    check_run_length(
+        runner.cfg,
+        runner.store,
+        _left(runner, args.generations),
+        yes=args.yes,
+        quiet=args.quiet,
+    )
+    trackers = trackers_for(args, runner, "resume")
     return run_foreground(
-        runner, args.json, args.quiet, args.generations, restart=args.restart
+        runner,
+        args.json,
+        args.quiet,
+        args.generations,
+        restart=args.restart,
+        trackers=trackers,
     )
 
 
 def cmd_fork(args) -> int:
+    from engine.runs.preflight import check_run_length
     from engine.runs.runner import Runner
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
     overrides = parse_overrides(args.set)
+    if not args.no_run:
+        check_tracker_flags(args)
     t0 = time.time()
     runner = Runner.fork(
         args.run, overrides, root=args.runs, name=args.name, generation=args.generation
@@ -314,7 +361,21 @@ def cmd_fork(args) -> int:
                 )
             )
         return 0
-    return run_foreground(runner, args.json, args.quiet)
+    try:
+        check_run_length(
+            runner.cfg,
+            runner.store,
+            runner.cfg.outer.generations - int(parent["generation"] or 0)
+            if parent["inherit"] != "none"
+            else None,
+            yes=args.yes,
+            quiet=args.quiet,
+        )
+    except RunError:
+        runner.store.delete(runner.run_dir)  # refused: the fork never started
+        raise
+    trackers = trackers_for(args, runner, "fork")
+    return run_foreground(runner, args.json, args.quiet, trackers=trackers)
 
 
 # control ----------
@@ -419,6 +480,20 @@ def cmd_control(args) -> int:
 
 
 # Registration ----------
+def add_start_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of every command that starts a run: --log and --tensorboard-dir
+    (experiment trackers) and --yes (start a run estimated above an hour on a CPU)."""
+    from engine.trackers.cli import add_tracker_flags
+
+    add_tracker_flags(p)
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="Start even when the estimate is above an hour on a CPU (in a "
+        "terminal such a run starts only with --yes; elsewhere it warns and starts).",
+    )
+
+
 def _runs_opt(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs",
@@ -484,11 +559,22 @@ def register(subparsers) -> None:
     _runs_opt(p)
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser("export", help="zip a run directory")
+    p = sub.add_parser(
+        "export", help="zip a run directory, or log it to TensorBoard or W&B"
+    )
     _runs_opt(p)
     p.add_argument("run")
-    p.add_argument("--out", required=True, help="zip file to write")
+    p.add_argument("--out", help="zip file to write")
     p.add_argument("--checkpoints", default="last", choices=("last", "all", "none"))
+    p.add_argument(
+        "--to",
+        nargs="+",
+        metavar="TRACKER [DIR]",
+        help="log the run to an experiment tracker instead: 'tensorboard [DIR]' "
+        "(event files in DIR/<run id>, default the run folder's tensorboard/) or "
+        "'wandb' (honours WANDB_MODE=offline, WANDB_PROJECT)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON line")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("delete", help="delete a run (not while it runs)")
@@ -514,6 +600,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_start_flags(p)
     p.set_defaults(func=cmd_resume)
 
     p = subparsers.add_parser(
@@ -542,6 +629,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_start_flags(p)
     p.set_defaults(func=cmd_fork)
 
 
