@@ -305,6 +305,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         register_studies = None
     if register_studies is not None:
         register_studies(sub, argv)
+    from engine.sweeps.cli import register as register_sweeps
+
+    register_sweeps(sub)
     return parser
 
 
