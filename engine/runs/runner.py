@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import atomic_write
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.control import Control, read_commands, sync_from_store
 from engine.runs.errors import RunError
@@ -106,9 +108,8 @@ def load_obs_stats(paths: RunPaths):
 def save_obs_stats(paths: RunPaths, mean, var) -> None:
     if mean is None:
         return
-    tmp = paths.obs_stats.with_name(".obs_stats.tmp.npz")
-    np.savez(tmp, mean=np.asarray(mean, np.float32), var=np.asarray(var, np.float32))
-    os.replace(tmp, paths.obs_stats)
+    with atomic_write(paths.obs_stats) as f:
+        np.savez(f, mean=np.asarray(mean, np.float32), var=np.asarray(var, np.float32))
 
 
 def _float(x) -> float | None:
@@ -498,12 +499,8 @@ class Runner:
         torn = bool(data) and not data.endswith(b"\n")
         if len(keep) == len(rows) and not torn:
             return 0
-        tmp = path.with_name(".metrics.jsonl.tmp")
-        tmp.unlink(missing_ok=True)
-        append_lines(tmp, keep)
-        if not keep:
-            tmp.touch()
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            f.writelines(json.dumps(r).encode() + b"\n" for r in keep)
         return len(rows) - len(keep)
 
     def _checkpoint(self, d, es_state, es_params, gen: int) -> None:

@@ -127,10 +127,6 @@ class RunPaths:
     def media(self) -> Path:
         return self.dir / "media"
 
-    @property
-    def lock(self) -> Path:
-        return self.dir / LOCK_NAME
-
     def as_dict(self) -> dict[str, str]:
         return {
             k: str(getattr(self, k))

@@ -7,7 +7,6 @@ in about a minute on 2 CPU cores; most of it is compiling the Brax hopper rollou
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -32,7 +31,8 @@ from engine.render.episode import frame_schedule
 # imageio reads mp4 through an ffmpeg subprocess (fork+exec), which JAX warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from conftest import REFERENCE, ROOT  # noqa: E402
+
 HOPPER_D4 = REFERENCE / "datasets" / "brax-hopper-D4-constnorm-hadesR-seed0.pkl"
 SMALL = {"config": {"inner": {"width": 16, "depth": 1, "steps": 5}}}
 FAMILIES = ("CartPole-v1", "Breakout-MinAtar", "hopper")
@@ -110,7 +110,7 @@ def test_backend_chosen_after_mujoco_was_imported(tmp_path):
         for k, v in os.environ.items()
         if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")
     }
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(ROOT)
     res = subprocess.run(
         [sys.executable, "-c", code],
         env=env,

@@ -10,16 +10,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from conftest import ROOT
 
 from engine import presets
 from engine.runs import Control, Runner, RunStore
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.cli import main as runs_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 TINY = {
     "outer.population": 8, "outer.generations": 10000, "outer.chunk": 2,
     "inner.steps": 10, "inner.width": 16, "fitness.num_steps": 50,

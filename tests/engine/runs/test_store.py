@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from engine import presets
 from engine.config import HadesConfig
@@ -24,7 +25,7 @@ from engine.runs import store as store_mod
 from engine.runs.lock import RunLock, read_lock
 from engine.runs.store import append_lines
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 TINY = {
     "outer.population": 8, "outer.generations": 10000, "outer.chunk": 2,
     "inner.steps": 10, "inner.width": 16, "fitness.num_steps": 50,

@@ -428,3 +428,60 @@ def test_editing_a_page_keeps_the_one_worker(tmp_path, browser):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def test_live_steers_a_run_the_dashboard_did_not_start(server, browser, tmp_path):
+    """A run executed by another process (the worker CLI), steered from the Live
+    page in the browser: pause, a new lr, resume, stop."""
+    from engine.runs import RunStore
+    from engine.runs.runner import write_config_file
+    from tests.conftest import tiny_cartpole
+
+    cfg = tmp_path / "cfg.json"
+    write_config_file(tiny_cartpole(**{"outer.generations": 100000}), cfg)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.runs.worker", str(cfg), str(server["runs"]),
+         "--quiet"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        run_id = proc.stdout.readline().split()[1]
+        store = RunStore(server["runs"])
+        assert _wait(lambda: store.read_status(run_id)["generation"] >= 2, 120)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+        pw = ctx.new_page()
+        p = Page(pw, server["url"])
+        pw.goto(server["url"] + "/live")
+        pw.locator("h1", has_text="Live").wait_for(timeout=30_000)
+        pw.get_by_text(f"pid {proc.pid}", exact=False).first.wait_for(timeout=30_000)
+        assert "worker" in pw.get_by_text(f"pid {proc.pid}").first.inner_text()
+        pw.get_by_role("button", name="Pause").click()
+        assert _wait(lambda: store.read_status(run_id)["status"] == "paused", 60)
+        assert _wait(lambda: p.badge() == "paused", 30), p.badge()
+        p.shot("20-live-cli-run-paused")
+        _set_number(pw, "ES learning rate", 0.3)
+        p.idle()
+        pw.get_by_role("button", name="Apply").click()
+        pw.get_by_text("Queued for the next chunk").first.wait_for(timeout=30_000)
+        pw.get_by_role("button", name="Resume").click()
+        assert _wait(lambda: store.read_status(run_id)["status"] == "running", 60)
+        assert _wait(
+            lambda: any(
+                abs(r.get("lr", 0) - 0.3) < 1e-6
+                for r in store.read_metrics(run_id)
+                if "event" not in r
+            ),
+            60,
+        )
+        p.idle()
+        pw.get_by_role("button", name="Stop").click()
+        assert proc.wait(timeout=120) == 0
+        st = store.read_status(run_id)
+        assert st["status"] == "stopped" and st["control"]["sender"] == "dashboard"
+        assert not p.external, p.external
+        ctx.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

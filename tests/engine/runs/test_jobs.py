@@ -49,14 +49,15 @@ def test_live_lr_sigma_next_chunk_without_recompile(tmp_path, compile_counter):
 
     def progress(ev):
         if ev["kind"] == "chunk" and ev["generation"] == 2:
-            sizes["after_first"] = compile_counter.count
+            sizes["after_first"] = compile_counter.count("_chunk")
             control.set(lr=0.2, sigma=0.3)
         if ev["kind"] == "chunk" and ev["generation"] == 4:
             control.set(temperature=5.0)  # not SNES: logged as rejected
 
     summary = runner.run(progress_fn=progress, control=control, generations=6)
     assert summary["status"] == "finished"
-    assert compile_counter.count == sizes["after_first"]  # no recompile
+    assert sizes["after_first"] <= 1  # at most once (a shared distiller may have)
+    assert compile_counter.count("_chunk") == sizes["after_first"]  # never again
     rows = RunStore(tmp_path).read_metrics(runner.run_id)
     gens = _gen_rows(rows)
     assert all(r["lr"] == pytest.approx(0.05) for r in gens[:2])

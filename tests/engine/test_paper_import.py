@@ -16,6 +16,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import REFERENCE  # noqa: E402
 
 from engine import dataset as dsmod
 from engine.config import HadesConfig
@@ -29,7 +30,6 @@ from engine.paper_import import (
     record_fields,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DATASETS = REFERENCE / "datasets"
 needs_reference = pytest.mark.skipif(
     not DATASETS.is_dir(),

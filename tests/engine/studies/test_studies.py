@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE  # noqa: E402
 
 import engine  # noqa: F401  (sets the XLA flag before jax starts)
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 TINY = {
     "outer.population": 8,
