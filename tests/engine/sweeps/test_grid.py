@@ -44,7 +44,8 @@ def test_expand_is_the_full_product_with_seeds_innermost():
     assert len(points) == 2 * 2 * 2 * 3
     assert len({p.slot for p in points}) == len(points)
     first = points[0]
-    assert first.slot == "CartPole-v1 N=1 outer.lr=0.01 seed=0"  # constant --set left out
+    # a --set field with one value is the same in every run: names leave it out
+    assert first.slot == "CartPole-v1 N=1 outer.lr=0.01 seed=0"
     assert [p.seed for p in points[:3]] == [0, 1, 2]
     assert {p.group for p in points[:3]} == {first.group}
     for p in points:
