@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, widgets
+from dashboard import charts, sweep_panel, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
 from engine.runs import RunError
@@ -187,16 +187,20 @@ f_status = c2.multiselect("Status", statuses, key="runs.status")
 f_text = c3.text_input("Name or id contains", key="runs.text")
 sort = c4.selectbox("Sort by", SORT_KEYS, key="runs.sort")
 desc = c4.toggle("descending", value=True, key="runs.desc")
+f_sweep = sweep_panel.sweep_filter(all_rows)
 rows = store.list(sort=sort, desc=desc)
 rows = [
     r
     for r in rows
     if (not f_env or r.get("env") in f_env)
     and (not f_status or r.get("status") in f_status)
+    and (not f_sweep or r.get("sweep") == f_sweep)
     and (
         not f_text or f_text.lower() in (r["id"] + " " + (r.get("name") or "")).lower()
     )
 ]
+if f_sweep:
+    sweep_panel.render(store, f_sweep)
 st.caption(f"{len(rows)} of {len(all_rows)} runs. Select rows to compare them.")
 # Preselect runs another page asked to compare, else the session's run
 pre = st.session_state.get(COMPARE) or [app_state.selected_run()]

@@ -166,15 +166,11 @@ def _maybe_session(settings):
 @_guard
 def cmd_sweep(args) -> int:
     from engine.sweeps import record
-    from engine.sweeps.grid import expand, parse_ints, parse_names
+    from engine.sweeps.grid import expand
 
     t0 = time.time()
-    spec = SweepSpec(
-        envs=parse_names(args.envs, "--env"),
-        sizes=parse_ints(args.sizes, "--size") if args.sizes else (),
-        seeds=parse_ints(args.seeds, "--seeds"),
-        preset=args.preset,
-        overrides=tuple(args.overrides or ()),
+    spec = SweepSpec.from_text(
+        args.envs, args.sizes, args.seeds, args.preset, args.overrides
     )
     points = expand(spec)
     settings = _settings(args)

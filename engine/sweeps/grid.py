@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from engine import presets
 from engine.config import ConfigError, HadesConfig, parse_overrides
+from engine.envs.registry import ENV_NAMES
 
 # The grid's own axes: `--set` may not name them (one way to give each).
 _AXES = {"env.name": "--env", "dataset.size": "--size", "seed": "--seeds"}
@@ -32,7 +33,9 @@ class SweepError(ValueError):
 class SweepSpec:
     """The grid of a sweep: every combination is one run."""
 
-    envs: tuple[str, ...] = ("CartPole-v1",)
+    envs: tuple[str, ...] = field(
+        default=("CartPole-v1",), metadata={"choices": ENV_NAMES}
+    )
     """Environments, comma-separated (see `hades envs`)."""
     sizes: tuple[int, ...] = ()
     """Dataset sizes N, a list (1,4,16) or a range (1-4); none: each environment's
@@ -78,6 +81,27 @@ class SweepSpec:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_text(
+        cls,
+        envs: str | tuple[str, ...],
+        sizes: str | None,
+        seeds: str,
+        preset: str = "quick",
+        overrides=(),
+    ) -> SweepSpec:
+        """The spec from what a user types (flags, form fields): ``1,4,16``,
+        ``0-4``; SweepError names the flag."""
+        if isinstance(envs, str):
+            envs = parse_names(envs, "--env")
+        return cls(
+            envs=tuple(envs),
+            sizes=parse_ints(sizes, "--size") if sizes and sizes.strip() else (),
+            seeds=parse_ints(seeds, "--seeds"),
+            preset=preset,
+            overrides=tuple(o for o in overrides or () if str(o).strip()),
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> SweepSpec:
@@ -164,8 +188,6 @@ class Point:
 def expand(spec: SweepSpec) -> list[Point]:
     """Every point of the grid with its config, seeds innermost; SweepError on the
     first environment, size or value the engine refuses (nothing is created)."""
-    from engine.envs.registry import ENV_NAMES
-
     for env in spec.envs:
         if env not in ENV_NAMES:
             raise SweepError(
