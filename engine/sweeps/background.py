@@ -3,21 +3,19 @@
 The dashboard's Launch page creates the sweep (its runs appear at once, queued)
 and hands it to this process, which starts Ray (or joins the cluster) with the
 settings recorded in sweep.json, so nothing of Ray runs in the dashboard's own
-process. Its output goes to ``<sweep dir>/driver.log``; ``driver.json`` holds its
-pid. The runs are ordinary runs of the store: the Live page lists and steers them.
+process. Its output goes to ``<sweep dir>/driver.log``; it records itself in
+``driver.json`` as the sweep's one driver. The runs are ordinary runs of the
+store: the Live page lists and steers them.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-from engine.atomic import write_json
 from engine.runs.store import RunStore
 from engine.sweeps.record import Sweep
 
@@ -46,13 +44,4 @@ def start(store: RunStore, sweep: Sweep) -> int:
         )
     # Reap it when it ends (no zombie left behind in a long-lived dashboard)
     threading.Thread(target=proc.wait, name="sweep-reaper", daemon=True).start()
-    write_json(
-        sweep.path / "driver.json",
-        {
-            "pid": proc.pid,
-            "host": socket.gethostname(),
-            "started": time.time(),
-            "command": cmd,
-        },
-    )
     return proc.pid

@@ -86,17 +86,20 @@ def _settings(args, recorded: dict | None = None):
     )
 
 
-def _driver_on_cpu() -> None:
-    """The driver only creates and watches runs: keep its JAX on the CPU, so that
-    it holds no GPU memory the runs of this node need."""
-    import jax
+def _driver_on_cpu(settings) -> None:
+    """A driver on Ray only creates and watches runs: keep its JAX on the CPU, so
+    that it holds no GPU memory the runs of this node need. Called before anything
+    starts JAX's backends (building a config does: evosax makes arrays)."""
+    if settings.uses_ray:
+        import jax
 
-    jax.config.update("jax_platforms", "cpu")
+        jax.config.update("jax_platforms", "cpu")
 
 
 def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
     """Execute the sweep's unfinished runs (Ray session open when needed); print
-    progress and, with --json, the final object."""
+    progress and, with --json, the final object. The caller holds the sweep's
+    driver claim."""
     from engine.sweeps.execute import Executor, select
     from engine.sweeps.progress import SweepProgress
 
@@ -113,10 +116,15 @@ def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
             flush=True,
         )
     progress = SweepProgress(store, slots, todo, out=out, quiet=args.quiet)
+
+    def on_event(ev: dict) -> None:
+        progress(ev)
+        sweep.beat_driver()
+
     code = 0
     try:
         with _sigterm_interrupts():
-            Executor(store, settings, progress)(todo)
+            Executor(store, settings, on_event)(todo)
     except KeyboardInterrupt:
         code = 130
     statuses = {rid: store.read_status(rid).get("status") for rid in sweep.run_ids}
@@ -158,7 +166,6 @@ def _maybe_session(settings):
     if not settings.uses_ray:
         yield None
         return
-    _driver_on_cpu()
     with session(settings) as info:
         yield info
 
@@ -169,11 +176,12 @@ def cmd_sweep(args) -> int:
     from engine.sweeps.grid import expand
 
     t0 = time.time()
+    settings = _settings(args)
+    _driver_on_cpu(settings)
     spec = SweepSpec.from_text(
         args.envs, args.sizes, args.seeds, args.preset, args.overrides
     )
     points = expand(spec)
-    settings = _settings(args)
     store = RunStore(args.runs)
     store.check_writable()
     try:
@@ -181,7 +189,11 @@ def cmd_sweep(args) -> int:
             sweep = record.create(
                 store, spec, points, settings.to_dict(), name=args.name or ""
             )
-            return execute_sweep(store, sweep, settings, args, t0)
+            sweep.claim_driver()
+            try:
+                return execute_sweep(store, sweep, settings, args, t0)
+            finally:
+                sweep.release_driver()
     except KeyboardInterrupt:  # while Ray started or the runs were created
         print("hades sweep: interrupted", file=sys.stderr)
         return 130
@@ -196,8 +208,10 @@ def cmd_resume(args) -> int:
     store = RunStore(args.runs)
     sweep = record.load(store, args.sweep)
     settings = _settings(args, sweep.data.get("execution"))
+    _driver_on_cpu(settings)
     missing = [p for p in sweep.points if not p.get("run_id")]
     points = {p.slot: p for p in expand(sweep.spec)} if missing else {}
+    sweep.claim_driver()  # before Ray starts: a second driver stops here
     try:
         with _maybe_session(settings):
             record.fill_runs(store, sweep, points)
@@ -205,6 +219,8 @@ def cmd_resume(args) -> int:
     except KeyboardInterrupt:
         print("hades sweep: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sweep.release_driver()
 
 
 def _fmt(x) -> str:

@@ -4,12 +4,15 @@ in this process. Used by `hades sweep` and by studies (``--ray``).
 Ray does the scheduling, the resource claims and the retries; this module only
 submits `engine.sweeps.task.execute_run` once per run and reports what comes back.
 Events sent to `on_event`: ``{"kind": "done", "run_id", "status", "message",
-"seconds", "summary"}`` when a run ends (or could not run), and ``{"kind": "tick"}``
-while waiting (every `tick_s`), for progress bars that read the store.
+"seconds", "summary"}`` when a run ends (or could not run), ``{"kind": "tick"}``
+while waiting (every `tick_s`), for progress bars that read the store, and
+``{"kind": "stopping", "runs"}`` after Ctrl-C.
 
 A finished run is never executed again (`select`). Ctrl-C cancels the runs still
-executing: each gets a KeyboardInterrupt, writes a checkpoint and ends stopped, so
-that a resume continues it.
+executing: each gets a KeyboardInterrupt at its next chunk boundary, writes a
+checkpoint and ends stopped; one that does not reach a boundary within
+`CANCEL_GRACE_S` is killed with Ray and reads failed (process died). A resume
+continues both from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -137,8 +140,12 @@ class Executor:
                 if not done:
                     self._emit({"kind": "tick"})
         except KeyboardInterrupt:
+            self._emit({"kind": "stopping", "runs": len(pending)})
             for ref in pending:
                 ray.cancel(ref)  # KeyboardInterrupt in the task: checkpoint, stopped
+            # A run between chunks stops within a chunk; one inside a compilation
+            # or a chunk longer than this is killed with Ray (it reads "process
+            # died" and resumes from its last checkpoint).
             ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
             raise
         return out

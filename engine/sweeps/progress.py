@@ -13,6 +13,7 @@ from typing import TextIO
 
 from engine.runs.cli import format_duration
 from engine.runs.store import RunStore
+from engine.sweeps.execute import CANCEL_GRACE_S
 
 BAR_WIDTH = 20
 
@@ -91,6 +92,12 @@ class SweepProgress:
 
     def __call__(self, ev: dict) -> None:
         now = time.time()
+        if ev.get("kind") == "stopping":
+            self.print(
+                f"interrupted: stopping {ev['runs']} runs at their next checkpoint "
+                f"(at most {CANCEL_GRACE_S:.0f} s; Ctrl-C again to stop at once)"
+            )
+            return
         if ev.get("kind") == "done":
             self.finished.append(ev["run_id"])
             slot = self.slots.get(ev["run_id"], "")

@@ -18,6 +18,7 @@ config.json, so `RunStore.list` does not take it for a run.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -25,9 +26,12 @@ from pathlib import Path
 
 from engine.atomic import write_json
 from engine.runs.ids import new_run_dir
+from engine.runs.lock import holder_alive, process_record
 from engine.runs.store import RunStore, read_json
 from engine.sweeps.grid import Point, SweepError, SweepSpec
 
+DRIVER = "driver.json"
+HEARTBEAT_S = 30.0
 FORMAT = "hades-sweep"
 FORMAT_VERSION = 1
 SWEEPS_DIR = "sweeps"
@@ -62,6 +66,45 @@ class Sweep:
 
     def save(self) -> None:
         write_json(self.path / "sweep.json", self.data)
+
+    # One driver at a time ----------
+    def claim_driver(self) -> None:
+        """Record this process as the sweep's driver (``driver.json``); SweepError
+        when another live process drives it (on this host judged by its pid, on
+        another by the heartbeat it writes every `HEARTBEAT_S`)."""
+        info = read_json(self.path / DRIVER)
+        me = process_record()
+        if (
+            info
+            and info.get("active")
+            and (info.get("pid"), info.get("host")) != (me["pid"], me["host"])
+            and holder_alive(info, info)
+        ):
+            raise SweepError(
+                f"sweep {self.sweep_id} is being executed by pid {info.get('pid')} "
+                f"on {info.get('host')}: one driver at a time (follow it with "
+                f"`hades sweep status {self.sweep_id}`)"
+            )
+        now = time.time()
+        write_json(
+            self.path / DRIVER,
+            {**me, "active": True, "started": now, "heartbeat": now},
+        )
+
+    def beat_driver(self) -> None:
+        info = read_json(self.path / DRIVER) or {}
+        if (
+            info.get("pid") == os.getpid()
+            and time.time() - info.get("heartbeat", 0) >= HEARTBEAT_S
+        ):
+            write_json(self.path / DRIVER, {**info, "heartbeat": time.time()})
+
+    def release_driver(self) -> None:
+        info = read_json(self.path / DRIVER) or {}
+        if info.get("pid") == os.getpid():
+            write_json(
+                self.path / DRIVER, {**info, "active": False, "ended": time.time()}
+            )
 
 
 def create(

@@ -209,7 +209,14 @@ def test_resume_after_ctrl_c_redoes_nothing_finished(env, tmp_path):
     before = {r: store.read_status(r)["status"] for r in sweep.run_ids}
     done = [r for r, s in before.items() if s == "finished"]
     assert done and len(done) < 4, before
-    assert all(s in ("finished", "stopped", "failed") for s in before.values())
+    assert "interrupted: stopping" in out
+    for r, s in before.items():
+        events = [e for e in store.read_metrics(r) if "event" in e]
+        if s == "stopped":  # it was between chunks: checkpoint, then stopped
+            assert events[-1]["event"] == "stop", events
+            assert events[-1]["reason"] == "interrupted"
+        elif s != "finished":  # never started, or killed inside a compilation
+            assert store.read_status(r)["message"] == "process died"
     files = {
         r: (store.paths(r).metrics.read_bytes(), store.paths(r).dataset.read_bytes())
         for r in done
