@@ -178,6 +178,7 @@ if not all_rows:
     st.info("No runs yet under this runs root.")
     app_state.page_link("launch", "Launch a run")
     st.stop()
+f_sweep = sweep_panel.sweep_filter(all_rows)  # a sweep's runs, with seed bands
 
 c1, c2, c3, c4 = st.columns([1.4, 1.4, 1.4, 1])
 envs = sorted({r.get("env") for r in all_rows if r.get("env")})
@@ -187,19 +188,18 @@ f_status = c2.multiselect("Status", statuses, key="runs.status")
 f_text = c3.text_input("Name or id contains", key="runs.text")
 sort = c4.selectbox("Sort by", SORT_KEYS, key="runs.sort")
 desc = c4.toggle("descending", value=True, key="runs.desc")
-f_sweep = sweep_panel.sweep_filter(all_rows)
 rows = store.list(sort=sort, desc=desc)
 rows = [
     r
     for r in rows
     if (not f_env or r.get("env") in f_env)
     and (not f_status or r.get("status") in f_status)
-    and (not f_sweep or r.get("sweep") == f_sweep)
     and (
         not f_text or f_text.lower() in (r["id"] + " " + (r.get("name") or "")).lower()
     )
 ]
 if f_sweep:
+    rows = [r for r in rows if r.get("sweep") == f_sweep]
     sweep_panel.render(store, f_sweep)
 st.caption(f"{len(rows)} of {len(all_rows)} runs. Select rows to compare them.")
 # Preselect runs another page asked to compare, else the session's run
