@@ -293,6 +293,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--runs", help="Runs root shown by the dashboard.")
     p.set_defaults(func=cmd_dashboard)
 
+    from engine.sweeps.cli import register as register_sweeps
+
+    register_sweeps(sub)
     try:
         from engine.runs.cli import register
     except ImportError:  # pragma: no cover - the run store is part of the package
@@ -305,9 +308,6 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         register_studies = None
     if register_studies is not None:
         register_studies(sub, argv)
-    from engine.sweeps.cli import register as register_sweeps
-
-    register_sweeps(sub)
     return parser
 
 

@@ -4,7 +4,7 @@ background run and move to Live."""
 import streamlit as st
 
 from dashboard import estimate as est
-from dashboard import forms, sweep_form, widgets
+from dashboard import forms, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
 from engine import presets
@@ -91,6 +91,8 @@ st.caption(
     "strategy. The default (CartPole, N = 4, quick) learns within a minute on a CPU."
 )
 with st.expander("Launch a sweep instead: a grid of runs on Ray"):
+    from dashboard import sweep_form
+
     sweep_form.render()
 docs = all_field_docs()
 
