@@ -210,8 +210,10 @@ class StudyDir:
 
         store = RunStore(self.runs_root)
         ids = [self._runner(store, cfg, label).run_id for label, cfg in configs.items()]
-        report(progress_fn, self.study, "execute runs", 0, len(ids), run_ids=ids)
-        executor(ids)
+        todo = [i for i in ids if store.read_status(i).get("status") != "finished"]
+        report(progress_fn, self.study, "execute runs", 0, len(todo), run_ids=todo)
+        if todo:
+            executor(todo)
 
     def distil(self, cfg, progress_fn: ProgressFn | None = None, label: str = ""):
         """Distil `cfg` as a run of the store tagged with this study (``slot`` =

@@ -17,6 +17,7 @@ continues both from their last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -141,12 +142,15 @@ class Executor:
                     self._emit({"kind": "tick"})
         except KeyboardInterrupt:
             self._emit({"kind": "stopping", "runs": len(pending)})
-            for ref in pending:
-                ray.cancel(ref)  # KeyboardInterrupt in the task: checkpoint, stopped
-            # A run between chunks stops within a chunk; one inside a compilation
-            # or a chunk longer than this is killed with Ray (it reads "process
-            # died" and resumes from its last checkpoint).
-            ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
+            # A terminal's Ctrl-C reaches Ray's own processes too, which may be
+            # gone already: stopping is best effort, the store tells what ended.
+            with contextlib.suppress(Exception):
+                for ref in pending:
+                    ray.cancel(ref)  # KeyboardInterrupt in the task: checkpoint
+                # A run between chunks stops within a chunk; one inside a
+                # compilation or a longer chunk is killed with Ray (it reads
+                # "process died" and resumes from its last checkpoint).
+                ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
             raise
         return out
 

@@ -159,6 +159,10 @@ def test_killed_worker_is_retried_and_results_equal_one_after_another(env, tmp_p
     assert {r["id"] for r in listed if r["sweep"] == sweep.sweep_id} == set(
         sweep.run_ids
     )
+    listed = json.loads(hades(env, "sweep", "list", "--json", root=root).stdout)
+    assert [(s["sweep"], s["runs"], s["statuses"]) for s in listed] == [
+        (sweep.sweep_id, 4, {"finished": 4})
+    ]
     status = last_json(
         hades(env, "sweep", "status", sweep.sweep_id, "--json", root=root)
     )
