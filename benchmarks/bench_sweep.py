@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def main() -> None:
                 f"{res['seconds']:6.1f} s for {len(res['runs'])} runs",
                 flush=True,
             )
-    load = os.getloadavg()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{a.runs} x {a.preset} {a.env}, {os.cpu_count()} CPUs, load {load}")
     print("| mode | wall s (median) | sweep s (median) |\n|---|---|---|")
     for mode in times:
@@ -85,6 +86,7 @@ def main() -> None:
         times["one process"]
     )
     print(f"ray local / one process wall time: {ratio:.2f}")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
