@@ -324,6 +324,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--runs", help="Runs root shown by the dashboard.")
     p.set_defaults(func=cmd_dashboard)
 
+    from engine.sweeps.cli import register as register_sweeps
+
+    register_sweeps(sub)
     try:
         from engine.runs.cli import register
     except ImportError:  # pragma: no cover - the run store is part of the package

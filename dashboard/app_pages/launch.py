@@ -100,6 +100,10 @@ st.caption(
     "Distil a tiny dataset of synthetic state-action pairs with an evolution "
     "strategy. The default (CartPole, N = 4, quick) learns within a minute on a CPU."
 )
+with st.expander("Launch a sweep instead: a grid of runs on Ray"):
+    from dashboard import sweep_form
+
+    sweep_form.render()
 docs = all_field_docs()
 
 # Environment, size, preset ----------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, widgets
+from dashboard import charts, sweep_panel, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
 from engine.runs import RunError
@@ -221,6 +221,7 @@ if not all_rows:
     st.info("No runs yet under this runs root.")
     app_state.page_link("launch", "Launch a run")
     st.stop()
+f_sweep = sweep_panel.sweep_filter(all_rows)  # a sweep's runs, with seed bands
 
 c1, c2, c3, c4, c5 = st.columns([1.4, 1.4, 1.4, 1.4, 1])
 envs = sorted({r.get("env") for r in all_rows if r.get("env")})
@@ -242,6 +243,9 @@ rows = [
         not f_text or f_text.lower() in (r["id"] + " " + (r.get("name") or "")).lower()
     )
 ]
+if f_sweep:
+    rows = [r for r in rows if r.get("sweep") == f_sweep]
+    sweep_panel.render(store, f_sweep)
 st.caption(f"{len(rows)} of {len(all_rows)} runs. Select rows to compare them.")
 # Preselect runs another page asked to compare, else the session's run
 pre = st.session_state.get(COMPARE) or [app_state.selected_run()]
