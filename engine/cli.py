@@ -45,9 +45,16 @@ def build_config(args) -> config_lib.HadesConfig:
 
 def cmd_distill(args) -> int:
     from engine.runs import Runner
-    from engine.runs.cli import run_foreground
+    from engine.runs.cli import check_devices, run_distributed, run_foreground
 
     cfg = build_config(args)
+    if args.distributed:
+
+        def make():
+            check_devices(cfg)
+            return Runner.create(cfg, root=args.runs, name=args.name or "")
+
+        return run_distributed(args, make)
     runner = Runner.create(cfg, root=args.runs, name=args.name or "")
     return run_foreground(runner, json_out=args.json, quiet=args.quiet)
 
@@ -229,6 +236,9 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    from engine.runs.cli import add_distributed_flags
+
+    add_distributed_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser(
@@ -316,8 +326,37 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_dashboard(args, extra)
     args = parser.parse_args(argv)
     import engine
+    from engine.runs.cli import distributed_spec
+    from engine.runtime import DistributedError, exit_now, init_distributed
 
-    engine.setup()  # the runtime every command runs under (engine.runtime)
+    try:
+        spec = distributed_spec(args)  # checked before anything starts
+    except DistributedError as e:
+        print(f"hades: {e}", file=sys.stderr)
+        return 2
+    # The runtime every command runs under (engine.runtime)
+    engine.setup(distributed=spec is not None)
+    if spec is None:
+        return _call(args)
+    try:
+        init_distributed(spec)
+    except DistributedError as e:
+        print(f"hades: {e}", file=sys.stderr)
+        return 2
+    try:
+        code = _call(args)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    if code != 0:  # a process is gone or the run failed: no shutdown barrier
+        exit_now(code)
+    return code
+
+
+def _call(args) -> int:
+    """Run the command; usage, config and store errors as one line (code 2)."""
     try:
         return int(args.func(args) or 0)
     except config_lib.ConfigError as e:
