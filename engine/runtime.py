@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
+import time
 from dataclasses import asdict, dataclass, fields
 
 from engine.jax_setup import enable_compilation_cache
@@ -202,6 +204,42 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _probe_coordinator(spec: DistributedSpec) -> None:
+    """One-line errors for what jax would end with a fatal abort: process 0's port
+    taken, or (other processes) no coordinator answering within init_timeout.
+    Only with an explicit --coordinator (jax finds a detected one itself)."""
+    if spec.coordinator is None or spec.process_id is None:
+        return
+    host, _, port = spec.coordinator.rpartition(":")
+    host, port = host.strip("[]"), int(port)
+    if spec.process_id == 0:
+        bind = host if _loopback(host) else ""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As gRPC binds: a port whose old connections linger is free.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((bind, port))
+            except OSError as e:
+                raise DistributedError(
+                    f"--coordinator {spec.coordinator}: process 0 cannot listen on "
+                    f"port {port} ({e.strerror}): choose a free port"
+                ) from None
+        return
+    deadline = time.monotonic() + spec.init_timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise DistributedError(
+                    f"--coordinator {spec.coordinator}: nothing answered within "
+                    f"{spec.init_timeout} s (--init-timeout): start process 0 with "
+                    "the same --coordinator, or check the address"
+                ) from None
+            time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class DistributedInfo:
     """What `init_distributed` joined."""
@@ -230,6 +268,7 @@ def init_distributed(spec: DistributedSpec) -> DistributedInfo:
             "init_distributed must run before any JAX computation (JAX's backends "
             "have started)"
         )
+    _probe_coordinator(spec)
     import jax
 
     if jax.config.jax_cpu_collectives_implementation is None:
