@@ -142,6 +142,8 @@ def reference(tmp_path_factory):
 
 
 def _status(root: Path) -> dict:
+    if not root.is_dir():
+        return {}
     runs = [p for p in root.iterdir() if (p / "status.json").is_file()]
     return RunStore(root).read_status(runs[0].name) if runs else {}
 
