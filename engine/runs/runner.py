@@ -28,10 +28,18 @@ from typing import Any
 
 import numpy as np
 
+from engine import multihost
 from engine.atomic import atomic_write
 from engine.memory_estimate import check_memory
 from engine.runs import checkpoint as ckpt_lib
-from engine.runs.control import Control, read_commands, sync_from_store
+from engine.runs.control import (
+    RUN,
+    STOP,
+    WAIT,
+    Control,
+    read_commands,
+    sync_from_store,
+)
 from engine.runs.errors import RunError
 from engine.runs.lock import STALE_MIN_SECONDS, RunLock, process_record
 from engine.runs.store import (
@@ -316,12 +324,15 @@ class Runner:
         control: Control | None = None,
         generations: int | None = None,
         restart: bool = False,
+        peers=None,
     ) -> dict:
         """Run (or resume) to `generations` (default: the run's target).
 
         A run with metrics rows or a dataset but no usable checkpoint is refused
         (RunError naming `hades fork` and `--restart`) unless `restart`: then it
         starts over on purpose, its rows and checkpoints deleted.
+        `peers`: an `engine.runs.distributed.Leader` when this process leads a run
+        over several processes (it tells them the start and every decision).
 
         Returns a summary dict: run_dir, run_id, generations, total_generations,
         best_fitness, mean_dataset_return, seconds, status, message, dataset,
@@ -336,6 +347,7 @@ class Runner:
         consecutive generations ends with status failed (no exception).
         """
         self.control = control if control is not None else Control()
+        self._peers = peers
         # Launch check (a resume too): an unwritable or full root fails here
         s = self.settings
         self.store.check_writable(
@@ -637,24 +649,19 @@ class Runner:
     def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):
         applied, rejected, previous = {}, {}, {}
         strategy = d.strategy
+        # This process's copy (a distributed run's state is a global array; the
+        # next chunk places the changed copy again).
+        es_state, es_params = multihost.local((es_state, es_params))
         for k, v in changes.items():
             try:
                 if k == "lr":
                     previous[k] = _float(strategy.lr(es_state))
-                    es_state = strategy.set_lr(es_state, v)
                 elif k == "sigma":
                     previous[k] = _float(strategy.sigma(es_state))
-                    es_state = strategy.set_sigma(es_state, v)
-                elif k == "temperature":
-                    if self.cfg.outer.strategy != "SNES":
-                        raise ValueError(
-                            f"{self.cfg.outer.strategy} has no temperature (SNES only)"
-                        )
+                es_state, es_params = strategy.set_knob(es_state, es_params, k, v)
+                if k == "temperature":
                     previous[k] = self.temperature
-                    es_params = strategy.default_params(temperature=v)
                     self.temperature = v
-                else:
-                    raise ValueError(f"unknown knob {k}")
                 applied[k] = v
             except ValueError as e:
                 rejected[k] = str(e)
@@ -712,6 +719,11 @@ class Runner:
             self._clean_temp_files()
             d = self.distiller = self._distiller()
             es_state, es_params, gen, origin = self._initial_state(d)
+            if self._peers is not None:
+                es_state, es_params = self._peers.start(
+                    self.run_id, d, es_state, es_params, gen, total
+                )
+                self.status["distributed"] = dict(self._peers.info)
             if gen == 0 or origin != "checkpoint":
                 self._ckpt_gen = None
             else:
@@ -758,6 +770,11 @@ class Runner:
                 if disk_full(e)
                 else f"{type(e).__name__}: {e}"
             )
+            if isinstance(e, multihost.PeerLostError):
+                msg += (
+                    f"; resume from the last checkpoint with: hades resume "
+                    f"{self.run_id} --distributed"
+                )
             gen = self.status.get("generation", 0)
             with contextlib.suppress(Exception):
                 if self._state is not None:
@@ -774,6 +791,12 @@ class Runner:
 
     _state: tuple | None = None
     _restart = False
+    _peers = None
+
+    def _tell(self, kind: int, knobs: dict | None = None) -> None:
+        """The decision before a chunk, to the other processes of a distributed run."""
+        if self._peers is not None:
+            self._peers.decide(kind, knobs)
 
     # Between chunks ----------
     def _sync_control(self, control: Control) -> None:
@@ -831,6 +854,7 @@ class Runner:
             self._sync_control(control)
             if self._end is not None or control.stopped:
                 self._end = self._end or ("stopped", "stopped by user")
+                self._tell(STOP)
                 return es_state, es_params, True
             if control.paused:
                 self._event("pause", generation=gen)
@@ -840,18 +864,24 @@ class Runner:
                 while control.paused and not control.stopped:
                     control.wait_while_paused(timeout=min(wait, 0.5))
                     self._sync_control(control)
+                    # The other processes wait in short rounds (no collective
+                    # stays open for the whole pause) and see a death at once.
+                    self._tell(WAIT)
                     if time.time() - self.status.get("heartbeat", 0) >= wait:
                         self._write_status(force_index=False)
                 if control.stopped:
                     self._end = ("stopped", "stopped by user")
+                    self._tell(STOP)
                     return es_state, es_params, True
                 self._event("unpause", generation=gen)
             changes = control.take_pending()
+            applied = {}
             if changes:
-                es_state, es_params, _, _ = self._apply_changes(
+                es_state, es_params, applied, _ = self._apply_changes(
                     self.distiller, es_state, es_params, changes, gen
                 )
                 self._state = (es_state, es_params, gen)
+            self._tell(RUN, applied)
             length = min(self.cfg.outer.chunk, self._total - gen)
             compiling = length not in self.distiller.compiled_lengths
             want = "compiling" if compiling else "running"
@@ -982,6 +1012,17 @@ class Runner:
             self._checkpoint(d, es_state, es_params, gen)
             if self._dataset_gen != gen or not self.paths.dataset.is_file():
                 self._write_dataset(d, es_state, gen)
+        if self._peers is not None:
+            digests = self._peers.finish(es_state)
+            agree = len(set(digests)) == 1
+            self.status["distributed"].update(state_digests=digests, agree=agree)
+            if not agree:
+                end_status, message = (
+                    "failed",
+                    f"the processes' copies of the ES state differ at generation "
+                    f"{gen} (digests {', '.join(x[:8] for x in digests)}): a bug; "
+                    "the leader's copy was saved",
+                )
         self.status["generation"] = gen
         kind = {"finished": "finish", "stopped": "stop", "failed": "fail"}[end_status]
         row = {"generation": gen}
