@@ -31,7 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "datasets"
 CASES = {
-    "cartpole-quick": ROOT / "assets" / "demo" / "cartpole" / "dataset.npz",
+    "cartpole-quick": ROOT
+    / "dashboard"
+    / "assets"
+    / "demo"
+    / "cartpole"
+    / "dataset.npz",
     "hopper-d4": REFERENCE / "brax-hopper-D4-constnorm-hadesR-seed0.pkl",
 }
 

@@ -96,6 +96,8 @@ def _colormap(colorscale):
     if not colorscale:
         return "viridis"
     if isinstance(colorscale, str):
+        if colorscale in matplotlib.colormaps:  # "RdBu", "Viridis" is plotly's
+            return colorscale
         name = colorscale.lower()
         if name not in NAMED_COLORSCALES:
             return name if name in matplotlib.colormaps else "viridis"

@@ -127,9 +127,9 @@ def test_explain_tab_imported_file_cached_beside_it(env):
 
 
 def test_explain_tab_demo_asset_bundled(env):
-    from dashboard.state import DEMO_DIR
+    from dashboard.sources import demo_dir
 
-    at = _open_explain(_page("dataset"), f"demo:{DEMO_DIR / 'cartpole'}")
+    at = _open_explain(_page("dataset"), f"demo:{demo_dir() / 'cartpole'}")
     # Bundled explain.json: drawn at once, nothing to compute
     _assert_result(at)
     assert not [b for b in at.button if b.key == "dataset.explain.go"]

@@ -181,7 +181,9 @@ def test_full_return_matches_evaluate():
     (same keys); up to summation order of the weighted loss the returns agree."""
     from engine.evaluate import evaluate_dataset
 
-    ds = ds_lib.load(ROOT / "assets" / "demo" / "cartpole" / "dataset.npz")
+    ds = ds_lib.load(
+        ROOT / "dashboard" / "assets" / "demo" / "cartpole" / "dataset.npz"
+    )
     res = explain_dataset(ds, ExplainConfig(inits=4, coverage_inits=1))
     ev = evaluate_dataset(ds, inits=4)
     assert res.full_return == pytest.approx(ev.mean_return, rel=0.05)

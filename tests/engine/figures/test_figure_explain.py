@@ -11,7 +11,7 @@ from conftest import ROOT
 
 from engine.figures import explain, save_figure
 
-DEMO = ROOT / "assets" / "demo"
+DEMO = ROOT / "dashboard" / "assets" / "demo"
 
 
 def _result(item: str) -> dict:
