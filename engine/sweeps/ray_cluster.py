@@ -175,13 +175,15 @@ def session(settings: RaySettings) -> Iterator[dict]:
                 + str(e).strip().splitlines()[0]
             ) from None
     try:
+        resources = ray.cluster_resources()
         info = {
             "address": settings.address,
-            "node_ip": ray.util.get_node_ip_address(),
-            "cpus": ray.cluster_resources().get("CPU", 0),
-            "gpus": ray.cluster_resources().get("GPU", 0),
+            "cpus": resources.get("CPU", 0),
+            "gpus": resources.get("GPU", 0),
         }
-        if settings.address == "local" and info["node_ip"] not in LOOPBACK:
+        if settings.address == "local":
+            info["node_ip"] = ray.util.get_node_ip_address()
+        if info.get("node_ip", "127.0.0.1") not in LOOPBACK:
             raise SweepError(
                 f"the local Ray instance took the address {info['node_ip']}, not "
                 "127.0.0.1 (Ray was imported before the sweep started it); run the "
