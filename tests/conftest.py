@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -50,23 +52,34 @@ def tiny_cfg():
     return tiny_cartpole()
 
 
-class CompileCounter:
-    """Counts XLA compilations (JAX's public monitoring events) while active."""
+class CompileCounter(logging.Handler):
+    """Counts XLA compilations by jitted function name (JAX's compile log)."""
 
     def __init__(self):
-        self.count = 0
-        self.active = True
+        super().__init__(logging.DEBUG)
+        self.names: list[str] = []
 
-    def __call__(self, event: str, duration: float, **kwargs) -> None:
-        if self.active and event == "/jax/core/compile/backend_compile_duration":
-            self.count += 1
+    def emit(self, record: logging.LogRecord) -> None:
+        m = re.match(r"Finished XLA compilation of jit\((\w+)\)", record.getMessage())
+        if m:
+            self.names.append(m.group(1))
+
+    def count(self, name: str) -> int:
+        return self.names.count(name)
 
 
 @pytest.fixture
 def compile_counter():
-    import jax.monitoring
+    import jax
 
     counter = CompileCounter()
-    jax.monitoring.register_event_duration_secs_listener(counter)
-    yield counter
-    counter.active = False  # JAX offers no unregister; the listener goes idle
+    log = logging.getLogger("jax")
+    old = log.level
+    log.addHandler(counter)
+    log.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            yield counter
+    finally:
+        log.removeHandler(counter)
+        log.setLevel(old)

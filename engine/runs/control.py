@@ -35,7 +35,6 @@ class Control:
         self._paused = False
         self._stopped = False
         self._pending: dict[str, float] = {}
-        self.version = 0  # bumped on every change (for waiters and tests)
 
     # Commands ----------
     def pause(self) -> None:
@@ -111,14 +110,7 @@ class Control:
             self._cond.wait_for(lambda: not self._paused or self._stopped, timeout)
             return not self._paused or self._stopped
 
-    def wait_change(self, version: int, timeout: float | None = None) -> int:
-        """Block until the control changes after `version`; returns the new one."""
-        with self._cond:
-            self._cond.wait_for(lambda: self.version != version, timeout)
-            return self.version
-
     def _bump(self) -> None:
-        self.version += 1
         self._cond.notify_all()
 
     def __repr__(self) -> str:
