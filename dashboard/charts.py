@@ -505,3 +505,36 @@ def returns_figure(
         showlegend=False,
         hovermode="closest",
     )
+
+
+def sweep_points_figure(
+    stats: Sequence, metric_label: str = "return", uirevision: str = "sweep-points"
+) -> go.Figure:
+    """One column per grid point of a sweep: its seeds' last values as dots, their
+    mean as a bar with the standard deviation (`dashboard.sweeps.PointStats`)."""
+    fig = go.Figure()
+    shown = [s for s in stats if s.values]
+    fig.add_trace(
+        go.Bar(
+            x=[s.group for s in shown],
+            y=[s.mean for s in shown],
+            error_y={"type": "data", "array": [s.std for s in shown], "width": 6},
+            name="mean over seeds (+- std)",
+            marker={"color": _alpha(COLOURS["mean"], 0.35)},
+            hovertemplate="%{x}<br>mean %{y:.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[s.group for s in shown for _ in s.values],
+            y=[v for s in shown for v in s.values],
+            text=[f"seed {seed}" for s in shown for seed in s.seeds],
+            mode="markers",
+            name="one seed",
+            marker={"color": COLOURS["best"], "size": 7, "symbol": "circle-open"},
+            hovertemplate="%{x} %{text}<br>%{y:.2f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title_text=metric_label)
+    fig.update_xaxes(type="category")
+    return _layout(fig, uirevision, 340, hovermode="closest")

@@ -42,6 +42,8 @@ SECTIONS = {
 # Session keys shared between pages (plain keys, not widget keys)
 RUN_KEY = "hades.run"
 SOURCE_KEY = "hades.source"
+COMPARE_KEY = "runs.compare"  # run ids the Runs page preselects
+STUDY_FILTER_KEY = "hades.runs_study"  # a study id the Runs page filters on
 
 
 def runs_root() -> Path:

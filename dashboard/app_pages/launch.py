@@ -1,6 +1,8 @@
 """Launch: environment, dataset size, preset, ES and inner-loop settings; start a
 background run and move to Live."""
 
+import json
+
 import streamlit as st
 
 from dashboard import forms, widgets
@@ -8,13 +10,20 @@ from dashboard import metrics as m
 from dashboard import state as app_state
 from engine import estimate as est
 from engine import presets
-from engine.config import ConfigError, all_field_docs
+from engine.config import ConfigError, HadesConfig, all_field_docs
 from engine.envs.registry import SPECS
+from engine.memory_estimate import MemoryEstimate, MemoryEstimateError, memory_estimate
 from engine.trackers import KNOWN as KNOWN_TRACKERS
 
 PREFIX = "launch.f."
 VALUES = "launch.values"  # survives page switches (widget keys do not)
 GROUPS = ("Classic control", "MinAtar", "Brax")
+
+
+@st.cache_data(show_spinner="Estimating memory...", max_entries=64)
+def _memory(cfg_json: str) -> MemoryEstimate:
+    """The memory estimate of a config (cached: it traces the ES and env init)."""
+    return memory_estimate(HadesConfig.from_dict(json.loads(cfg_json)))
 
 
 def _restore(key: str, default) -> None:
@@ -91,6 +100,10 @@ st.caption(
     "Distil a tiny dataset of synthetic state-action pairs with an evolution "
     "strategy. The default (CartPole, N = 4, quick) learns within a minute on a CPU."
 )
+with st.expander("Launch a sweep instead: a grid of runs on Ray"):
+    from dashboard import sweep_form
+
+    sweep_form.render()
 docs = all_field_docs()
 
 # Environment, size, preset ----------
@@ -231,6 +244,18 @@ if cfg is not None:
         f"{m.fmt_seconds(e.compile_seconds)} of compilation."
     )
     c_est.caption(f"An estimate ({e.basis}); Live shows the measured time.")
+    mem = _memory(cfg.to_json())
+    if mem.available_bytes is not None:
+        c_est.markdown(
+            f"**Memory:** about {mem.needed_bytes / 2**30:.1f} GiB of the "
+            f"{mem.available_bytes / 2**30:.1f} GiB of {mem.where}."
+        )
+    if not mem.fits:
+        c_est.error(
+            "This config does not fit in memory: lower the population, the member "
+            "groups, the dataset size or the policy width.",
+            icon=":material/memory:",
+        )
 else:
     c_est.warning("Fix the settings marked above to launch.")
 
@@ -264,7 +289,7 @@ if c_go.button(
             name=name.strip(),
             progress_fn=app_state.chain(app_state.yield_cpu_to_ui, trackers),
         )
-    except (RunError, ConfigError, OSError, TrackerError) as e:
+    except (RunError, ConfigError, MemoryEstimateError, OSError, TrackerError) as e:
         c_go.error(str(e))
     else:
         app_state.select_run(run_id)

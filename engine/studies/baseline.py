@@ -193,6 +193,8 @@ def _study(p: Params, cfg: HadesConfig, sd, progress_fn) -> dict:
     results: dict[str, dict] = {}
     strategy_classes: dict[str, str] = {}
     hades_problem = None
+    hades = [m for m in methods if m != "neuroevolution"]
+    sd.prepare({LABELS[m]: cfgs[m] for m in hades}, progress_fn)
     for m in methods:
         if m == "neuroevolution":
             continue

@@ -11,6 +11,7 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -98,6 +99,36 @@ def _summary_lines(name: str, res: dict) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def _runs_on_ray(args, progress: _Progress):
+    """With --ray, the study's runs execute on Ray (`engine.sweeps`): all created
+    first, then run as Ray tasks, then the study's analysis reads them."""
+    if getattr(args, "address", None) is None:
+        yield
+        return
+    from engine.runs.store import RunStore
+    from engine.studies.common import runs_executed_by
+    from engine.sweeps.cli import RAY_FLAGS
+    from engine.sweeps.execute import Executor
+    from engine.sweeps.ray_cluster import RaySettings, session
+
+    settings = RaySettings.from_dict(None, **{k: getattr(args, k) for k in RAY_FLAGS})
+
+    def on_event(ev: dict) -> None:
+        if ev.get("kind") == "done":
+            progress(
+                {
+                    "study": args.study,
+                    "stage": f"run {ev['run_id']} {ev['status']} on Ray",
+                    "mean_dataset_return": ev.get("mean_dataset_return"),
+                }
+            )
+
+    executor = Executor(RunStore(args.runs), settings, on_event)
+    with session(settings), runs_executed_by(executor):
+        yield
+
+
 def _module(name: str):
     import importlib
 
@@ -118,14 +149,15 @@ def cmd_study(args) -> int:
     """Run one study with the parameters its flags give (`Params` of the study)."""
     from engine.studies import STUDIES
     from engine.studies.params import StudyError, from_args
+    from engine.sweeps.grid import SweepError
 
     name = args.study
+    progress = _Progress(args.quiet)
     try:
         params = from_args(_module(name).Params, args)
-        res = STUDIES[name](
-            params, runs_root=args.runs, progress_fn=_Progress(args.quiet)
-        )
-    except StudyError as e:
+        with _runs_on_ray(args, progress):
+            res = STUDIES[name](params, runs_root=args.runs, progress_fn=progress)
+    except (StudyError, SweepError) as e:
         print(f"hades study {name}: {e}", file=sys.stderr)
         return 2
     return _finish(name, args, res)
@@ -148,16 +180,17 @@ def cmd_resume(args) -> int:
             file=sys.stderr,
         )
         return 2
+    from engine.sweeps.grid import SweepError
+
     name = str(meta.get("study", "")).replace("_", "-")
+    progress = _Progress(args.quiet)
     try:
         params = from_dict(_module(name).Params, meta.get("params") or {})
-        res = STUDIES[name](
-            params,
-            runs_root=args.runs,
-            progress_fn=_Progress(args.quiet),
-            resume=args.study_id,
-        )
-    except (StudyError, KeyError) as e:
+        with _runs_on_ray(args, progress):
+            res = STUDIES[name](
+                params, runs_root=args.runs, progress_fn=progress, resume=args.study_id
+            )
+    except (StudyError, SweepError, KeyError) as e:
         print(f"hades study resume: {e}", file=sys.stderr)
         return 2
     return _finish(name, args, res)
@@ -176,6 +209,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--verbose", action="store_true", help="Text as well as JSON.")
     p.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+    from engine.sweeps.cli import add_ray_flags
+
+    add_ray_flags(p, "study")
 
 
 HELP = {

@@ -24,6 +24,7 @@ saved with `save_figure`: the spec as JSON and a PNG drawn with matplotlib.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import math
 import os
@@ -79,6 +80,24 @@ def report(
             **extra,
         }
     )
+
+
+# Who executes the studies' runs ----------
+_EXECUTOR: contextvars.ContextVar[Callable[[list[str]], Any] | None] = (
+    contextvars.ContextVar("hades_study_executor", default=None)
+)
+
+
+@contextlib.contextmanager
+def runs_executed_by(executor: Callable[[list[str]], Any] | None):
+    """Inside the block, studies hand their runs to `executor` (a callable taking
+    run ids of the study's runs root, e.g. `engine.sweeps.execute.Executor` on
+    Ray) instead of running them one after another in this process."""
+    token = _EXECUTOR.set(executor)
+    try:
+        yield
+    finally:
+        _EXECUTOR.reset(token)
 
 
 # The study directory ----------
@@ -159,19 +178,10 @@ class StudyDir:
         self.status("running", message="resumed")
 
     # The study's distillations: runs in the store ----------
-    def distil(self, cfg, progress_fn: ProgressFn | None = None, label: str = ""):
-        """Distil `cfg` as a run of the store tagged with this study (``slot`` =
-        `label`), or take the study's run of that slot: a finished one is not
-        redone, an interrupted one resumes from its checkpoint.
+    def _runner(self, store, cfg, label: str):
+        """The study's run of slot `label` (checked against `cfg`), or a new one."""
+        from engine.runs import Runner
 
-        Returns (distiller, es_state, rows, evals, run_id) of the finished run:
-        `rows` one dict per generation, `evals` (generation, mean-dataset return)
-        pairs.
-        """
-        from engine.runs import Runner, RunStore
-
-        store = RunStore(self.runs_root)
-        runner = None
         for row in store.list(study=self.study_id):
             meta = store.read_config(row["run_id"])
             if (meta.get("labels") or {}).get("slot") == label:
@@ -180,15 +190,45 @@ class StudyDir:
                         f"run {row['run_id']} of study {self.study_id} ({label}) "
                         "has another config than this study computes now"
                     )
-                runner = Runner.open(row["run_id"], root=store)
-                break
-        if runner is None:
-            runner = Runner.create(
-                cfg,
-                root=store,
-                name=f"{self.study} {label}".strip(),
-                labels={"study": self.study_id, "slot": label},
-            )
+                return Runner.open(row["run_id"], root=store)
+        return Runner.create(
+            cfg,
+            root=store,
+            name=f"{self.study} {label}".strip(),
+            labels={"study": self.study_id, "slot": label},
+        )
+
+    def prepare(self, configs: dict, progress_fn: ProgressFn | None = None) -> None:
+        """Create the study's runs ({label: cfg}) up front and, inside
+        `runs_executed_by(executor)`, execute them all now (finished runs are not
+        redone), so that `distil` then only reads them. Without an executor the
+        runs execute one by one in `distil`, as before."""
+        executor = _EXECUTOR.get()
+        if executor is None:
+            return
+        from engine.runs import RunStore
+
+        store = RunStore(self.runs_root)
+        ids = [self._runner(store, cfg, label).run_id for label, cfg in configs.items()]
+        todo = [i for i in ids if store.read_status(i).get("status") != "finished"]
+        report(progress_fn, self.study, "execute runs", 0, len(todo), run_ids=todo)
+        if todo:
+            executor(todo)
+
+    def distil(self, cfg, progress_fn: ProgressFn | None = None, label: str = ""):
+        """Distil `cfg` as a run of the store tagged with this study (``slot`` =
+        `label`), or take the study's run of that slot: a finished one is not
+        redone, an interrupted one resumes from its checkpoint. Inside
+        `runs_executed_by(executor)` the executor runs it (e.g. on Ray).
+
+        Returns (distiller, es_state, rows, evals, run_id) of the finished run:
+        `rows` one dict per generation, `evals` (generation, mean-dataset return)
+        pairs.
+        """
+        from engine.runs import RunStore
+
+        store = RunStore(self.runs_root)
+        runner = self._runner(store, cfg, label)
         total = cfg.outer.generations
         stage = f"distil {label}".strip()
 
@@ -205,6 +245,15 @@ class StudyDir:
                 )
 
         status = store.read_status(runner.run_id)
+        executor = _EXECUTOR.get()
+        if status.get("status") != "finished" and executor is not None:
+            executor([runner.run_id])
+            status = store.read_status(runner.run_id)
+            if status.get("status") != "finished":
+                raise StudyError(
+                    f"run {runner.run_id} ({label}) ended {status.get('status')}: "
+                    f"{status.get('message') or 'see hades runs show'}"
+                )
         if status.get("status") != "finished":
             summary = runner.run(progress_fn=on_event)
             if summary["status"] != "finished":

@@ -268,11 +268,15 @@ def _study(p: Params, sd, progress_fn, runs_root) -> dict:
     inner_overrides = parse_overrides(p.inner_overrides, "inner_overrides")
     if datasets is None:
         dss = []
+        env_cfgs = {}
         for env in p.envs:
             cfg = presets.make(preset, env, None, seed)
-            if p.overrides:
-                cfg = cfg.with_overrides(p.override_dict())
-            d, es_state, _, evals, _ = sd.distil(cfg, progress_fn, env)
+            env_cfgs[env] = (
+                cfg.with_overrides(p.override_dict()) if p.overrides else cfg
+            )
+        sd.prepare(env_cfgs, progress_fn)
+        for env in p.envs:
+            d, es_state, _, evals, _ = sd.distil(env_cfgs[env], progress_fn, env)
             ds = d.mean_dataset(es_state, study=sd.study_id)
             ds_lib.save(ds, sd.datasets_dir() / f"{env}.npz")
             dss.append(ds)

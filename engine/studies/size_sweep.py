@@ -85,6 +85,7 @@ def _study(p: Params, cfgs: dict, sd, progress_fn) -> dict:
     sizes, env, seed = p.sizes, p.env, p.seed
     n_eval = p.eval_inits or cfgs[sizes[0]].eval.inits
     table, curves, finals, runs = [], [], {}, {}
+    sd.prepare({f"N={n}": cfgs[n] for n in sizes}, progress_fn)
     for n in sizes:
         d, es_state, _rows, evals, run_id = sd.distil(cfgs[n], progress_fn, f"N={n}")
         runs[n] = run_id

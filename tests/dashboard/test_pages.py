@@ -390,6 +390,7 @@ def test_dataset_page_views_and_checkpoint(runs_env):
         "Labels",
         "Table",
         "Over generations",
+        "Explain",
     ]
     assert len(at.get("image")) == 4  # CartPole drawings of the 4 states
     at.session_state["dataset.tab"] = "Heatmap"
