@@ -11,7 +11,14 @@ import shutil
 
 import pytest
 from conftest import ROOT, tiny_cartpole
-from test_browser_e2e import ARGS, CHROMIUM, Page, _requirements, streamlit_server
+from test_browser_e2e import (
+    ARGS,
+    CHROMIUM,
+    Page,
+    _requirements,
+    _wait,
+    streamlit_server,
+)
 
 OUT = ROOT / "test-output" / "browser-explain"
 RESULT = "Removing pair"  # the headline above the explain figures
@@ -62,9 +69,10 @@ def _no_exception(pw) -> None:
 
 def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     """Pick a source on the Dataset page, open Explain, (compute) and check."""
-    pw.get_by_role("radio", name=re.compile(source)).first.click()
+    # The radio's label takes the click (the input sits under it)
+    pw.locator("label").filter(has_text=re.compile(source)).first.click()
     p.idle()
-    pw.get_by_role("tab", name="Explain").click()
+    pw.get_by_role("tab", name="Explain").last.click()
     p.idle()
     if compute:
         pw.get_by_role("button", name="Explain this dataset").click()
@@ -73,7 +81,10 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
         _shot(pw, f"{name}-progress")
     pw.get_by_text(RESULT).first.wait_for(timeout=600_000)
     p.idle()
-    assert pw.locator(".js-plotly-plot").count() >= 4
+    # The charts draw after the results text (plotly loads in the browser)
+    if not _wait(lambda: pw.locator(".js-plotly-plot").count() >= 4, 120):
+        _shot(pw, f"{name}-no-charts")
+        raise AssertionError(f"{name}: the Explain charts did not draw")
     _no_exception(pw)
     _shot(pw, f"{name}-explain")
 

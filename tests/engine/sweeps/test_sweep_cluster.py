@@ -87,7 +87,9 @@ def cluster():
 @pytest.mark.parametrize("kind", ["gcs", "client"])
 def test_sweep_on_an_existing_cluster(cluster, kind, tmp_path):
     root = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HADES_JAX_CACHE": "0"}
+    # `ray start` turned Ray's token authentication on (~/.ray/auth_token): a
+    # driver joining it says so, as Ray's documentation asks
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "token"}
     out = subprocess.run(
         [sys.executable, "-m", "engine.cli", "sweep", "--seeds", "0-1", *TINY]
         + ["--ray", cluster[kind], "--runs", str(root), "--json"],
