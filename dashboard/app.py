@@ -2,8 +2,8 @@
 
 Pages live in ``dashboard/app_pages/`` (one file each); shared state (the job manager in
 ``st.cache_resource``, the runs root) in ``dashboard/state.py``. Start it with
-``hades dashboard`` or ``streamlit run dashboard/app.py`` (settings in
-``.streamlit/config.toml``).
+``hades dashboard`` or ``python -m dashboard`` (settings in
+``dashboard/streamlit_config.toml``, passed as flags by ``dashboard/server.py``).
 """
 
 import sys

@@ -59,6 +59,12 @@ def import_sources(imports_dir: Path) -> list[Source]:
     return [Source("import", str(p), p.stem) for p in files]
 
 
+def demo_dir() -> Path:
+    """The bundled demo runs: ``dashboard/assets/demo`` inside the package (a
+    checkout and an installed wheel alike)."""
+    return Path(__file__).resolve().parent / "assets" / "demo"
+
+
 def demo_manifest(demo_dir: Path) -> dict:
     """The demo assets' manifest.json (empty if missing or unreadable)."""
     try:

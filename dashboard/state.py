@@ -18,9 +18,6 @@ from pathlib import Path
 
 import streamlit as st
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_DIR = REPO / "assets" / "demo"
-
 # Page files, relative to dashboard/app.py (st.switch_page and st.page_link take these).
 # The folder is not called `pages/`: Streamlit treats a `pages/` folder beside the
 # main script as the old automatic navigation until app.py has run once in the
@@ -45,6 +42,8 @@ SECTIONS = {
 # Session keys shared between pages (plain keys, not widget keys)
 RUN_KEY = "hades.run"
 SOURCE_KEY = "hades.source"
+COMPARE_KEY = "runs.compare"  # run ids the Runs page preselects
+STUDY_FILTER_KEY = "hades.runs_study"  # a study id the Runs page filters on
 
 
 def runs_root() -> Path:
@@ -78,6 +77,17 @@ COMPUTE_NICE = 10
 """Nice value of background compute threads: the UI threads (and the browser on
 the same machine) get the CPU first, so pages stay responsive while a run uses
 every core; the run takes what is left."""
+
+
+def chain(*fns):
+    """One progress_fn calling each of `fns` (None entries skipped) in order."""
+    fns = [f for f in fns if f is not None]
+
+    def progress(event: dict) -> None:
+        for f in fns:
+            f(event)
+
+    return progress
 
 
 def yield_cpu_to_ui(event: dict | None = None) -> None:

@@ -1,32 +1,27 @@
-"""Studies in the dashboard: what each one shows, its inputs checked at the door,
-its headline numbers, and a manager that runs one study at a time in a thread.
+"""Studies in the dashboard: what each one shows, its headline numbers, and a
+manager that runs one study at a time in a thread.
 
 Lupu, Lu, Liesen, Lange, Foerster. "Behaviour Distillation". ICLR 2024.
 
-The studies themselves are `engine.studies` (``run_<name>(..., preset, runs_root,
-progress_fn) -> dict``, writing ``<runs>/studies/<id>/``). This module is pure
-(no Streamlit): `study_kwargs` turns the page's form values into the keyword
-arguments of a study, raising `StudyError` / `ValueError` with a message that names
-the input; `headline` picks the numbers a person looks at first; `StudyManager`
-runs a study in a background thread that never calls Streamlit and keeps its latest
-progress event for the page to read.
+The studies themselves are `engine.studies` (``run_<name>(params, runs_root,
+progress_fn, resume) -> dict``; their distillations are runs of the store tagged
+with the study, their analysis goes to ``<runs>/studies/<id>/``). The form is
+derived from each study's `Params` in `dashboard.study_form`. This module is pure
+(no Streamlit): `headline` picks the numbers a person looks at first;
+`StudyManager` runs a study (new or resumed) in a background thread that never
+calls Streamlit and keeps its latest progress event for the page to read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dashboard import metrics as m
-from engine import config as config_lib
-from engine.studies import STUDY_NAMES
-from engine.studies.cli import _floats, _ints
 
 log = logging.getLogger(__name__)
 
@@ -56,247 +51,11 @@ TITLES = {
     "supervised": "Supervised (images)",
     "published": "Published datasets",
 }
-SUPERVISED_DATASETS = ("digits", "mnist", "fashion_mnist")
-HADES_STUDIES = ("transfer", "baseline", "size-sweep", "multitask")
-"""Studies that distil HaDES datasets (config overrides apply to them)."""
 
 
 def canonical(name: str | None) -> str:
     """A study name as the registry spells it (directories say size_sweep)."""
     return (name or "").replace("_", "-")
-
-
-# Inputs ----------
-def parse_overrides(text: str | None, where: str = "overrides") -> dict[str, str]:
-    """``section.field=value`` lines (blank lines and ``#`` comments skipped)."""
-    return config_lib.parse_overrides((text or "").splitlines(), where=where)
-
-
-def _list(kind: str, text: str | None, parse: Callable, positive: bool = True):
-    """A comma-separated list, or None when blank (the preset's values)."""
-    if not (text or "").strip():
-        return None
-    try:
-        vals = parse(text)
-    except ValueError:
-        raise ValueError(
-            f"{kind}: {text!r} is not a comma-separated list of numbers"
-        ) from None
-    if positive and any(v <= 0 for v in vals):
-        raise ValueError(f"{kind}: {text!r} must hold positive numbers only")
-    return vals
-
-
-def _env(name: str | None, field: str = "environment") -> str:
-    from engine.envs import ENV_NAMES
-
-    if name not in ENV_NAMES:
-        raise ValueError(f"{field}: unknown environment {name!r}")
-    return name
-
-
-def _check_config(preset: str, env: str, size, seed: int, overrides: dict) -> None:
-    """Build the HaDES config a study would build: a bad override raises
-    `ConfigError` naming the field, before any thread starts."""
-    from engine import presets
-
-    cfg = presets.make(preset, env, size, seed)
-    if overrides:
-        cfg.with_overrides(overrides)
-
-
-def _opt(values: dict, key: str):
-    """An optional positive integer input (None or 0: the preset's value)."""
-    v = values.get(key)
-    if v is None or v == 0:
-        return None
-    v = int(v)
-    if v < 1:
-        raise ValueError(f"{key.replace('_', ' ')}: {v} must be at least 1")
-    return v
-
-
-def supervised_settings(text: str | None) -> dict[str, Any]:
-    """``field=value`` lines for `SupervisedSettings`, typed like its defaults."""
-    from engine.studies.supervised import SupervisedSettings
-
-    defaults = SupervisedSettings()
-    names = [f.name for f in dataclasses.fields(SupervisedSettings)]
-    out: dict[str, Any] = {}
-    for k, v in parse_overrides(text, where="settings").items():
-        if k not in names:
-            raise ValueError(
-                f"settings: unknown field {k!r}; fields: {', '.join(names)}"
-            )
-        kind = type(getattr(defaults, k))
-        try:
-            out[k] = kind(v) if kind is not int else int(float(v))
-        except ValueError:
-            raise ValueError(
-                f"settings: {k}={v!r} is not a valid {kind.__name__}"
-            ) from None
-    return out
-
-
-def study_kwargs(study: str, values: dict, runs_root=None) -> dict:
-    """Keyword arguments of ``engine.studies.STUDIES[study]`` from form values.
-
-    `values` holds the page's inputs (``preset``, ``seed``, ``env``, ``sizes``, ...;
-    see the Studies page). Returns everything but ``preset``, ``runs_root`` and
-    ``progress_fn``. Raises `StudyError` or `ValueError` (`ConfigError` included)
-    with a message naming the input.
-    """
-    from engine.studies import StudyError
-
-    if study not in STUDY_NAMES:
-        raise StudyError(f"unknown study {study!r}; studies: {', '.join(STUDY_NAMES)}")
-    preset = values.get("preset", "quick")
-    if preset not in ("quick", "paper"):
-        raise StudyError(f"preset {preset!r}: use quick or paper")
-    seed = int(values.get("seed") or 0)
-    if seed < 0:
-        raise ValueError(f"seed: {seed} must be 0 or more")
-    overrides = parse_overrides(values.get("overrides"))
-    if study == "transfer":
-        dataset = values.get("dataset") or None
-        kw: dict[str, Any] = {
-            "dataset": dataset,
-            "env": _env(values.get("env")),
-            "seed": seed,
-            "inits": _opt(values, "inits"),
-            "distil_overrides": overrides or None,
-        }
-        if dataset is None:
-            _check_config("quick", kw["env"], None, seed, overrides)
-        else:
-            p = Path(str(dataset)).expanduser()
-            if p.suffix in (".npz", ".pkl") and not p.is_file():
-                raise StudyError(f"dataset: {p} does not exist")
-            if p.suffix not in (".npz", ".pkl"):
-                from engine.runs import RunError, RunStore
-
-                try:
-                    d = RunStore(runs_root).resolve(str(dataset))
-                except RunError as e:
-                    raise StudyError(f"dataset: {e}") from None
-                if not (d / "dataset.npz").is_file():
-                    raise StudyError(f"dataset: run {dataset} has no dataset yet")
-        for axis, parse in (("widths", _ints), ("steps", _ints), ("lrs", _floats)):
-            vals = _list(axis, values.get(axis), parse)
-            if vals is not None:
-                kw[axis] = vals
-        return kw
-    if study in ("baseline", "size-sweep"):
-        env = _env(values.get("env"))
-        kw = {
-            "env": env,
-            "seed": seed,
-            "generations": _opt(values, "generations"),
-            "population": _opt(values, "population"),
-            "overrides": overrides or None,
-        }
-        ov = dict(overrides)
-        for k, f in (
-            ("generations", "outer.generations"),
-            ("population", "outer.population"),
-        ):
-            if kw[k] is not None:
-                ov[f] = kw[k]
-        if study == "baseline":
-            from engine.studies.baseline import METHODS
-
-            methods = tuple(values.get("methods") or METHODS)
-            bad = [x for x in methods if x not in METHODS]
-            if bad or not methods:
-                raise StudyError(f"methods {bad}: use {', '.join(METHODS)}")
-            kw.update(
-                size=_opt(values, "size"),
-                final_inits=_opt(values, "inits"),
-                methods=methods,
-            )
-            _check_config(preset, env, kw["size"], seed, ov)
-        else:
-            sizes = _list("sizes", values.get("sizes"), _ints)
-            kw.update(sizes=sizes, eval_inits=_opt(values, "inits"))
-            for n in sizes or (None,):
-                _check_config(preset, env, n, seed, ov)
-        return kw
-    if study == "multitask":
-        from engine.envs import get_spec
-
-        envs = [_env(e, "environments") for e in values.get("envs") or ()]
-        if len(envs) < 2:
-            raise StudyError("environments: pick at least two tasks to merge")
-        if len(set(envs)) != len(envs):
-            raise StudyError("environments: each task once")
-        if len({get_spec(e).discrete for e in envs}) != 1:
-            raise StudyError(
-                "environments: discrete and continuous tasks cannot be merged "
-                "(pick only discrete or only continuous ones)"
-            )
-        for e in envs:
-            _check_config(preset, e, None, seed, overrides)
-        return {
-            "envs": tuple(envs),
-            "seed": seed,
-            "inits": _opt(values, "inits"),
-            "distil_overrides": overrides or None,
-        }
-    if study == "supervised":
-        name = values.get("sup_dataset") or "digits"
-        if name not in SUPERVISED_DATASETS:
-            raise StudyError(
-                f"dataset {name!r}: use one of {', '.join(SUPERVISED_DATASETS)}"
-            )
-        data_dir = (values.get("data_dir") or "").strip() or None
-        if name != "digits":
-            if data_dir is None:
-                raise StudyError(
-                    f"{name} needs a local data folder with the IDX files "
-                    "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-                    "t10k-...): nothing is downloaded"
-                )
-            if not Path(data_dir).expanduser().is_dir():
-                raise StudyError(f"data folder {data_dir}: no such folder")
-        kw = {"dataset": name, "data_dir": data_dir, "seed": seed}
-        for k in ("generations", "population", "inner_steps", "eval_inits"):
-            v = _opt(values, k)
-            if v is not None:
-                kw[k] = v
-        kw.update(supervised_settings(values.get("settings")))
-        return kw
-    # published
-    folder = (values.get("folder") or "").strip()
-    if not folder:
-        raise StudyError("folder: give a folder of the paper's .pkl datasets")
-    fp = Path(folder).expanduser()
-    if not fp.is_dir():
-        raise StudyError(f"folder {folder}: no such folder")
-    if not any(fp.glob("*.pkl")):
-        raise StudyError(f"folder {folder}: holds no .pkl files")
-    reference = (values.get("reference") or "").strip() or None
-    if reference is not None and not Path(reference).expanduser().is_file():
-        raise StudyError(f"reference CSV {reference}: no such file")
-    return {
-        "folder": str(fp),
-        "reference": reference,
-        "inits": _opt(values, "inits"),
-        "minatar_inits": _opt(values, "minatar_inits"),
-        "max_files": _opt(values, "max_files"),
-        "seed": seed,
-        "overrides": overrides or None,
-    }
-
-
-def default_published_folder() -> str:
-    """The reference folder beside the checkout, when present, else ''."""
-    try:
-        from engine.studies.published import default_folder
-
-        d = default_folder()
-    except Exception:  # noqa: BLE001 - a default is never worth an error
-        return ""
-    return str(d) if d is not None else ""
 
 
 # Headline numbers ----------
@@ -422,15 +181,22 @@ class StudyStoppedError(Exception):
     """Raised inside a study's progress callback once a stop was asked for."""
 
 
+STOPPED = "Stopped from the dashboard: resume it from Past studies."
+
+
 class StudyManager:
     """Runs one study at a time in a background thread (never calls Streamlit).
 
-    `start` validates nothing itself (see `study_kwargs`); the thread lowers its
-    priority with `nice_fn` (called at its start and at each progress event, as the
-    job manager's runs do) and keeps the latest progress event. `info` returns a
-    copy of the current (or last) study's state for pages to draw. `stop` asks the
-    study to stop at its next progress event; the study is then marked failed with
-    that reason.
+    `start` validates nothing itself (see `dashboard.study_form`); the thread lowers
+    its priority with `nice_fn` (called at its start and at each progress event, as
+    the job manager's runs do) and keeps the latest progress event. `info` returns a
+    copy of the current (or last) study's state for pages to draw.
+
+    `stop` asks the study to stop: a distillation in progress (a run of the store)
+    gets a stop command through its control file, so it ends "stopped" with a
+    checkpoint at its next chunk; any other stage stops at its next progress event.
+    The study is then marked failed, and `resume` continues it: finished runs are
+    kept, the stopped run resumes from its checkpoint.
     """
 
     def __init__(self, root, nice_fn: Callable[..., Any] | None = None):
@@ -444,8 +210,10 @@ class StudyManager:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, study: str, kwargs: dict, preset: str = "quick") -> None:
-        """Start `study` with `kwargs`; `StudyError` if one is still running."""
+    def start(self, study: str, params, resume: str | None = None) -> None:
+        """Start `study` with `params` (its `Params`), or continue the study
+        `resume` (an id under ``<runs>/studies``); `StudyError` if one is still
+        running here."""
         from engine.studies import STUDIES, StudyError
 
         if study not in STUDIES:
@@ -460,49 +228,86 @@ class StudyManager:
             self._stop = threading.Event()
             job = {
                 "study": study,
-                "preset": preset,
-                "kwargs": {k: str(v) for k, v in kwargs.items() if v is not None},
+                "preset": params.preset,
+                "params": params.to_dict(),
+                "resume": resume,
                 "started": time.time(),
                 "finished": None,
                 "event": None,
                 "done": False,
                 "stopping": False,
                 "error": None,
-                "study_id": None,
+                "study_id": resume,
                 "study_dir": None,
             }
             self._job = job
             self._thread = threading.Thread(
                 target=self._work,
-                args=(fn, preset, dict(kwargs), job, self._stop),
+                args=(fn, params, resume, job, self._stop),
                 name=f"hades-study-{study}",
                 daemon=True,
             )
             self._thread.start()
+
+    def resume(self, study_row: dict) -> None:
+        """Continue an interrupted study (a `list_studies` row) with the
+        parameters it was started with."""
+        from dashboard.study_form import params_class
+        from engine.studies.params import StudyError, from_dict
+
+        name = canonical(study_row.get("study"))
+        status = (study_row.get("status") or {}).get("status")
+        if status not in ("failed", "stopped"):
+            raise StudyError(
+                f"study {study_row.get('study_id')} is {status}: only a failed or "
+                "stopped study can be resumed"
+            )
+        try:
+            params = from_dict(params_class(name), study_row.get("params") or {})
+        except (ModuleNotFoundError, TypeError) as e:
+            raise StudyError(f"study {study_row.get('study_id')}: {e}") from None
+        self.start(name, params, resume=study_row["study_id"])
 
     def _nice(self) -> None:
         if self.nice_fn is not None:
             with contextlib.suppress(Exception):  # priority is a courtesy
                 self.nice_fn()
 
-    def _work(self, fn, preset, kwargs, job, stop) -> None:
+    def _stop_run(self, run_id: str | None) -> None:
+        """Send a stop command to a run of the study (through the store)."""
+        if not run_id:
+            return
+        from engine.runs import RunError, RunStore
+        from engine.runs.control import send
+
+        with contextlib.suppress(RunError, ValueError, OSError):
+            send(RunStore(self.root).resolve(run_id), "stop", sender="dashboard")
+
+    def _work(self, fn, params, resume, job, stop) -> None:
         self._nice()
+        told: set[str] = set()  # runs sent a stop command
 
         def progress(event: dict) -> None:
             self._nice()
             with self._lock:
                 job["event"] = dict(event)
-            if stop.is_set():
+            if not stop.is_set():
+                return
+            run_id = event.get("run_id")
+            if run_id is None:
                 raise StudyStoppedError("stopped from the dashboard")
+            if run_id not in told:  # the run stops itself at its next chunk
+                told.add(run_id)
+                self._stop_run(run_id)
 
         error = None
         res: dict = {}
         try:
-            res = fn(preset=preset, runs_root=self.root, progress_fn=progress, **kwargs)
+            res = fn(params, runs_root=self.root, progress_fn=progress, resume=resume)
         except StudyStoppedError:
-            error = "Stopped from the dashboard (the study is marked failed)."
-        except (ValueError, OSError, KeyError) as e:  # StudyError, ConfigError, ...
-            error = str(e) or type(e).__name__
+            error = STOPPED
+        except (ValueError, OSError, KeyError, RuntimeError) as e:  # StudyError, ...
+            error = STOPPED if stop.is_set() else (str(e) or type(e).__name__)
         except Exception as e:  # noqa: BLE001 - reported to the page, not raised
             log.exception("study %s failed", job["study"])
             error = f"{type(e).__name__}: {e}"
@@ -511,7 +316,8 @@ class StudyManager:
                 done=True,
                 finished=time.time(),
                 error=error,
-                study_id=res.get("study_id") if isinstance(res, dict) else None,
+                study_id=(res.get("study_id") if isinstance(res, dict) else None)
+                or job["study_id"],
                 study_dir=res.get("study_dir") if isinstance(res, dict) else None,
             )
 
@@ -525,13 +331,15 @@ class StudyManager:
             return out
 
     def stop(self) -> bool:
-        """Ask the running study to stop at its next progress event."""
+        """Ask the running study to stop (its current run at the next chunk)."""
         with self._lock:
             if not self.running() or self._job is None:
                 return False
             self._stop.set()
             self._job["stopping"] = True
-            return True
+            run_id = (self._job["event"] or {}).get("run_id")
+        self._stop_run(run_id)
+        return True
 
     def wait(self, timeout: float | None = None) -> dict | None:
         """Join the study's thread (for tests and shutdown); returns `info()`."""

@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-MAX_UPLOAD_BYTES = 50 * 2**20
-"""The same limit as `server.maxUploadSize` in .streamlit/config.toml."""
+from dashboard.server import settings
+
+MAX_UPLOAD_BYTES = settings()["server"]["maxUploadSize"] * 2**20
+"""Streamlit's `server.maxUploadSize` (MB) from the shipped settings, in bytes."""
 SUFFIXES = (".npz", ".pkl")
 
 

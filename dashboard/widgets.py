@@ -97,7 +97,7 @@ def source_picker(key: str) -> sources.Source | None:
     options = {
         "run": sources.run_sources(store),
         "import": sources.import_sources(app_state.imports_dir()),
-        "demo": sources.demo_sources(app_state.DEMO_DIR),
+        "demo": sources.demo_sources(sources.demo_dir()),
     }
     default = sources.parse_key(st.session_state.get(app_state.SOURCE_KEY))
     if default is None and app_state.selected_run():
@@ -222,6 +222,7 @@ def describe(ds) -> None:
 
 
 TABS = ("Pictures", "Heatmap", "Labels", "Table", "Over generations")
+EXPLAIN_TAB = "Explain"
 
 
 def dataset_views(
@@ -232,14 +233,18 @@ def dataset_views(
     pictures_png: str | os.PathLike | None = None,
     history: bool = True,
     render: bool = True,
+    explain=None,
 ) -> None:
-    """Pictures, heatmap, labels, table and (for sources with several checkpoints)
-    the states over generations. Only the open tab is computed."""
+    """Pictures, heatmap, labels, table, (for sources with several checkpoints)
+    the states over generations and, with `explain(ds, src, key)`, an Explain tab
+    drawn by that function. Only the open tab is computed."""
     describe(ds)
     names = tables.feature_names(ds)
     lnames = tables.label_names(ds)
     multi = src is not None and history and len(snapshots(src)) > 1
     tab_names = list(TABS if multi else TABS[:-1])
+    if explain is not None:
+        tab_names.append(EXPLAIN_TAB)
     tabs = st.tabs(tab_names, key=f"{key}.tab", on_change="rerun")
     raw_ok = ds.obs_mean is not None or ds.obs_norm == "none"
     with tabs[0]:
@@ -265,6 +270,10 @@ def dataset_views(
         with tabs[4]:
             if tabs[4].open:
                 _history(src, key, names)
+    if explain is not None:
+        with tabs[-1]:
+            if tabs[-1].open:
+                explain(ds, src, key=f"{key}.explain")
 
 
 def _heatmap(ds, key, names, lnames, raw_ok) -> None:

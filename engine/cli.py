@@ -7,9 +7,12 @@ Flag help texts come from the config docstrings (`engine.config.field_docs`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from engine import config as config_lib
@@ -44,12 +47,27 @@ def build_config(args) -> config_lib.HadesConfig:
 
 
 def cmd_distill(args) -> int:
-    from engine.runs import Runner
-    from engine.runs.cli import run_foreground
+    from engine.runs import Runner, RunStore
+    from engine.runs.cli import check_devices, run_distributed, run_foreground
+    from engine.runs.preflight import check_run_length
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
     cfg = build_config(args)
-    runner = Runner.create(cfg, root=args.runs, name=args.name or "")
-    return run_foreground(runner, json_out=args.json, quiet=args.quiet)
+    check_tracker_flags(args)  # before anything is created
+    if args.distributed:
+
+        def make():
+            check_devices(cfg)
+            return Runner.create(cfg, root=args.runs, name=args.name or "")
+
+        return run_distributed(args, make)
+    store = RunStore(args.runs)
+    check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
+    runner = Runner.create(cfg, root=store, name=args.name or "")
+    trackers = trackers_for(args, runner, "distill")
+    return run_foreground(
+        runner, json_out=args.json, quiet=args.quiet, trackers=trackers
+    )
 
 
 # evaluate ------------------------------------------------------------
@@ -64,15 +82,25 @@ def _load_dataset(ref: str, runs_root: str | None):
 
 
 def cmd_evaluate(args) -> int:
+    ds = _load_dataset(args.dataset, args.runs)  # a bad input fails fast
     from engine.evaluate import evaluate_dataset
+    from engine.progress import bar, format_duration
 
-    ds = _load_dataset(args.dataset, args.runs)
+    def progress(ev: dict) -> None:  # like distill's progress lines, on stderr
+        print(
+            f"{bar(ev['done'], ev['total'])} evaluate {ev['done']}/{ev['total']} "
+            f"inits | {ev['elapsed']:.1f} s | ETA {format_duration(ev['eta_seconds'])}",
+            file=sys.stderr,
+            flush=True,
+        )
+
     res = evaluate_dataset(
         ds,
         inits=args.inits,
         seed=args.seed,
         random_inits=args.random_inits,
         overrides=config_lib.parse_overrides(args.set),
+        progress_fn=None if args.quiet else progress,
     )
     if not args.json or args.verbose:
         kind = "fixed init (HaDES-F)" if res.fixed_init else "fresh random inits"
@@ -102,11 +130,15 @@ def cmd_import(args) -> int:
 
 # render ------------------------------------------------------------
 def cmd_render(args) -> int:
+    if args.states + args.rollout + args.talk != 1:
+        raise ValueError("give exactly one of --states, --rollout or --talk")
+    if args.talk:
+        from engine.talk_cli import cmd_talk
+
+        return cmd_talk(args)
+    ds = _load_dataset(args.source, args.runs)
     from engine import render
 
-    ds = _load_dataset(args.source, args.runs)
-    if args.states == args.rollout:
-        raise SystemExit("hades render: give exactly one of --states or --rollout")
     if args.states:
         out = args.out or "dataset.png"
         render.render_states(ds, out)
@@ -123,24 +155,13 @@ def cmd_render(args) -> int:
 
 # dashboard ------------------------------------------------------------
 def cmd_dashboard(args, extra: list[str]) -> int:
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        *extra,
-    ]
+    # A separate program (the engine never imports the dashboard): it passes the
+    # shipped Streamlit settings as flags, so the working directory does not matter.
+    cmd = [sys.executable, "-m", "dashboard", *extra]
     env = dict(os.environ)
     if args.runs:
-        env["HADES_RUNS"] = args.runs
-    os.chdir(app.parent.parent)  # so .streamlit/config.toml applies
-    os.execvpe(cmd[0], cmd, env)
+        env["HADES_RUNS"] = str(Path(args.runs).expanduser().resolve())
+    os.execve(cmd[0], cmd, env)
     return 0
 
 
@@ -208,10 +229,16 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hades",
         description="HaDES behaviour distillation: evolve tiny datasets that train "
         "good policies.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"Show the traceback of an error (anywhere on the line; or set "
+        f"{DEBUG_ENV}=1).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
@@ -229,6 +256,10 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    from engine.runs.cli import add_distributed_flags, add_start_flags
+
+    add_start_flags(p)
+    add_distributed_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser(
@@ -262,6 +293,7 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--runs", help="Runs root, to find a run id.")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--verbose", action="store_true", help="Text as well as JSON.")
+    p.add_argument("--quiet", action="store_true", help="No progress lines.")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("import", help="Convert a paper pickle safely to our .npz.")
@@ -274,6 +306,13 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("source", help="A dataset .npz, a paper .pkl, or a run id.")
     p.add_argument("--states", action="store_true", help="PNG of every state.")
     p.add_argument("--rollout", action="store_true", help="Video of a policy.")
+    p.add_argument(
+        "--talk",
+        action="store_true",
+        help="Talk clip of a run: its dataset over the checkpoints beside the "
+        "fitness curve, then a policy trained on the final dataset.",
+    )
+    p.add_argument("--gif", action="store_true", help="With --talk: a GIF as well.")
     p.add_argument("--out", help="Output file (.png, .mp4 or .gif).")
     p.add_argument("--seed", type=int, default=0, help="Policy init seed.")
     p.add_argument("--frame-cap", type=int, default=300, help="Most frames kept.")
@@ -308,36 +347,120 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         register_studies = None
     if register_studies is not None:
         register_studies(sub, argv)
+    from engine.explain_cli import register as register_explain
+
+    register_explain(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser(argv)
-    if argv and argv[0] == "dashboard":
-        args, extra = parser.parse_known_args(argv)
-        return cmd_dashboard(args, extra)
-    args = parser.parse_args(argv)
-    import engine
+# errors ------------------------------------------------------------
+DEBUG_ENV = "HADES_DEBUG"
+_WRITABLE = "choose a location you may write (--runs or HADES_HOME for runs)"
+_OS_FIXES = {
+    errno.ENOSPC: "free space on that device, or choose another runs root with "
+    "--runs or HADES_HOME",
+    errno.EDQUOT: "free space (disk quota), or choose another runs root with "
+    "--runs or HADES_HOME",
+    errno.EROFS: _WRITABLE,
+    errno.EACCES: _WRITABLE,
+    errno.EPERM: _WRITABLE,
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "give a file, not a directory",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+}
 
-    engine.setup()  # the runtime every command runs under (engine.runtime)
-    try:
+
+def describe_error(e: BaseException) -> tuple[str, int]:
+    """(one line for a person, exit code) for an exception that ends a command:
+    2 for bad input (a config, a file, a run, the disk), 1 for anything else."""
+    from engine.runs.errors import RunError
+
+    if isinstance(e, config_lib.ConfigError):
+        return f"invalid config: {e}", 2
+    if isinstance(e, OSError) and e.errno in _OS_FIXES:
+        where = f": {e.filename}" if e.filename else ""
+        what = e.strerror or os.strerror(e.errno)
+        return f"{what.lower()}{where} ({_OS_FIXES[e.errno]})", 2
+    if isinstance(e, RunError | ValueError | OSError):
+        return str(e) or type(e).__name__, 2
+    if isinstance(e, KeyError) and e.args and isinstance(e.args[0], str):
+        return e.args[0], 2  # the env registry's "unknown environment ..."
+    if isinstance(e, MemoryError):
+        return "out of memory (use a smaller config or dataset)", 1
+    return (
+        f"internal error: {type(e).__name__}: {e} (rerun with --debug or "
+        f"{DEBUG_ENV}=1 for the traceback, and please report it)",
+        1,
+    )
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (a damaged metrics line, ...) as one line, without the source."""
+    print(f"hades: warning: {message}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line that names the help (subparsers inherit it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. The one error boundary of the CLI: whatever a command
+    raises ends as one line on stderr and a non-zero exit (see `describe_error`);
+    `--debug` anywhere on the line, or HADES_DEBUG=1, shows the traceback.
+    With --distributed the process joins the run's other processes first; one that
+    fails leaves at once (no shutdown barrier waiting for the others)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    if not debug:
+        warnings.showwarning = _show_warning
+    spec = None
+
+    def command() -> int:
+        nonlocal spec
+        parser = make_parser(argv)
+        if argv and argv[0] == "dashboard":
+            args, extra = parser.parse_known_args(argv)
+            return cmd_dashboard(args, extra)
+        args = parser.parse_args(argv)
+        import engine
+        from engine.runs.cli import distributed_spec
+        from engine.runtime import init_distributed
+
+        spec = distributed_spec(args)  # checked before anything starts
+        # The runtime every command runs under (engine.runtime)
+        engine.setup(distributed=spec is not None)
+        if spec is not None:
+            init_distributed(spec)
         return int(args.func(args) or 0)
-    except config_lib.ConfigError as e:
-        print(f"hades: invalid config: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, KeyError, RuntimeError) as e:  # RunError too
-        name = type(e).__name__
-        if name in ("DatasetError", "PaperImportError", "RunError", "ConfigError"):
-            print(f"hades: {e}", file=sys.stderr)
-            return 2
-        if isinstance(e, FileNotFoundError):
-            print(f"hades: {e}", file=sys.stderr)
-            return 2
-        raise
+
+    code = _guarded(command, debug)
+    if spec is not None and code != 0:
+        from engine.runtime import exit_now
+
+        exit_now(code)
+    return code
+
+
+def _guarded(fn, debug: bool) -> int:
+    try:
+        return fn()
     except KeyboardInterrupt:
         print("hades: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hades runs list | head`
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if debug:
+            raise
+        message, code = describe_error(e)
+        print(f"hades: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -64,6 +64,8 @@ def _choice(section: str, obj: Any, name: str, choices) -> None:
 
 NORMALIZATIONS = ("none", "constant", "running")
 LABEL_KINDS = ("auto", "continuous", "onehot", "soft")
+MAX_DATASET_SIZE = 100_000
+"""Most states of a dataset (readers size their checks by it)."""
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
 REDUCTIONS = ("mean_completed", "last_completed")
 SHAPINGS = ("identity", "centered_rank", "z_score", "normalize")
@@ -110,7 +112,12 @@ class DatasetConfig:
 
     def __post_init__(self):
         _positive_int("dataset", self, "size")
-        _check(self.size <= 100_000, "dataset.size", self.size, "must be <= 100000")
+        _check(
+            self.size <= MAX_DATASET_SIZE,
+            "dataset.size",
+            self.size,
+            f"must be <= {MAX_DATASET_SIZE}",
+        )
         _choice("dataset", self, "labels", LABEL_KINDS)
 
 

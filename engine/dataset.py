@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine import safe_files
 from engine.atomic import atomic_write
+from engine.config import MAX_DATASET_SIZE as MAX_SIZE
 from engine.envs.registry import ENV_NAMES, EnvSpec, get_spec
 
 LABEL_KINDS = ("continuous", "onehot", "soft")
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 256 * 2**20
+"""Largest dataset file, and most bytes of arrays read from one."""
+MAX_META_BYTES = 4 * 2**20
+"""Largest JSON header (`meta` member) read."""
 
 
 class DatasetError(ValueError):
@@ -258,47 +262,67 @@ def save(ds: Dataset, path: str | os.PathLike) -> str:
 
 
 def load(path: str | os.PathLike) -> Dataset:
-    """Read a dataset `.npz`; malformed or hostile files raise DatasetError."""
+    """Read a dataset `.npz`; malformed or hostile files raise DatasetError.
+
+    Nothing is inflated before it is checked (`engine.safe_files`): the JSON header
+    (at most MAX_META_BYTES) is read first, then each array's declared shape and
+    dtype must be what a dataset of that environment with at most MAX_SIZE states
+    holds. Peak memory: the arrays of such a dataset (at most MAX_FILE_BYTES).
+    """
     path = os.fspath(path)
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            raise DatasetError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB")
-        with np.load(path, allow_pickle=False) as z:
-            files = set(z.files)
-            missing = {"states", "labels", "meta"} - files
+        with safe_files.NpzReader(
+            path, "a HaDES dataset", MAX_FILE_BYTES, MAX_FILE_BYTES
+        ) as z:
+            missing = {"states", "labels", "meta"} - set(z.names)
             if missing:
                 raise DatasetError(
                     f"{path} is not a HaDES dataset: missing {sorted(missing)}"
                 )
-            states = np.array(z["states"])
-            labels = np.array(z["labels"])
-            header = json.loads(str(z["meta"]))
-            mean = np.array(z["obs_mean"]) if "obs_mean" in files else None
-            var = np.array(z["obs_var"]) if "obs_var" in files else None
+            header = json.loads(z.read_text("meta", MAX_META_BYTES))
+            if not isinstance(header, dict) or header.get("format") != "hades-dataset":
+                raise DatasetError(
+                    f"{path} is not a HaDES dataset (format field missing)"
+                )
+            env = str(header.get("env"))
+            if env not in ENV_NAMES:
+                raise DatasetError(
+                    f"{path}: unknown environment {env!r}; known: "
+                    f"{', '.join(ENV_NAMES)}"
+                )
+            spec = get_spec(env)
+            row = 8 * max(spec.obs_size, spec.action_dim)  # float64 at most
+            states = z.read(
+                "states",
+                safe_files.FLOAT,
+                (None, *spec.obs_shape),
+                max_bytes=MAX_SIZE * 8 * spec.obs_size,
+                subject=env,
+            )
+            labels = z.read(
+                "labels", safe_files.NUMERIC, max_bytes=MAX_SIZE * row, subject=env
+            )
+            stats = [
+                z.read(k, safe_files.FLOAT, max_bytes=8 * spec.obs_size, subject=env)
+                if k in z
+                else None
+                for k in ("obs_mean", "obs_var")
+            ]
     except DatasetError:
         raise
-    except FileNotFoundError:
-        raise DatasetError(f"no such file: {path}") from None
-    except (
-        ValueError,
-        OSError,
-        zipfile.BadZipFile,
-        json.JSONDecodeError,
-        KeyError,
-        EOFError,
-    ) as e:
+    except safe_files.UnsafeFileError as e:
+        raise DatasetError(str(e)) from None
+    except (ValueError, RecursionError) as e:  # the JSON header
         raise DatasetError(f"{path} is not a readable HaDES dataset: {e}") from None
-    if not isinstance(header, dict) or header.get("format") != "hades-dataset":
-        raise DatasetError(f"{path} is not a HaDES dataset (format field missing)")
     try:
         return Dataset(
-            env=str(header["env"]),
+            env=env,
             states=states,
             labels=labels,
             label_kind=str(header["label_kind"]),
             obs_norm=str(header.get("obs_norm", "none")),
-            obs_mean=mean,
-            obs_var=var,
+            obs_mean=stats[0],
+            obs_var=stats[1],
             meta=header.get("meta") or {},
         )
     except KeyError as e:

@@ -32,8 +32,14 @@ def load_dataset_ref(
         from engine.paper_import import import_paper
 
         return import_paper(path)
-    if suffix == ".npz" or path.is_file():
-        return ds_lib.load(path), []
+    kinds = "a dataset .npz, a paper .pkl, a run directory or a run id"
+    if path.exists() and not path.is_dir():
+        return ds_lib.load(path), []  # refuses devices, bombs, other formats
+    if not path.exists() and (suffix == ".npz" or os.sep in text):
+        raise ds_lib.DatasetError(f"no such file: {path} (give {kinds})")
     from engine.runs import RunStore
+    from engine.runs.store import is_run_dir
 
+    if path.is_dir() and not is_run_dir(path):
+        raise ds_lib.DatasetError(f"{path} is a directory, not {kinds}")
     return RunStore(runs_root).load_dataset(text), []

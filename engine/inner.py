@@ -30,30 +30,39 @@ def make_optimizer(inner: InnerConfig) -> optax.GradientTransformation:
     return opt
 
 
-def bc_loss(policy: MLPPolicy, spec: EnvSpec, params, states, targets) -> jax.Array:
-    """states (N, *obs_shape); targets (N, A): actions or class probabilities."""
+def _pair_mean(per_pair: jax.Array, weights: jax.Array | None) -> jax.Array:
+    if weights is None:
+        return per_pair.mean()
+    return (per_pair * weights).sum() / jnp.maximum(weights.sum(), 1e-12)
+
+
+def bc_loss(
+    policy: MLPPolicy, spec: EnvSpec, params, states, targets, weights=None
+) -> jax.Array:
+    """states (N, *obs_shape); targets (N, A): actions or class probabilities;
+    weights (N,) or None (every pair counts the same)."""
     x = states.reshape((states.shape[0], -1))
     if spec.discrete:
         logits = policy.apply(params, x)
         ce = optax.softmax_cross_entropy(logits, targets)
-        return ce.mean() / spec.action_dim
+        return _pair_mean(ce, weights) / spec.action_dim
     mean, log_std = policy.apply(params, x)
     z = (targets - mean) * jnp.exp(-log_std)
     nll = 0.5 * z**2 + log_std + _HALF_LOG_2PI
-    return nll.sum(-1).mean()
+    return _pair_mean(nll.sum(-1), weights)
 
 
 def make_bc_train(policy: MLPPolicy, spec: EnvSpec, inner: InnerConfig):
-    """Returns train(params, states, targets) -> (params, final_loss)."""
+    """Returns train(params, states, targets, weights=None) -> (params, final_loss)."""
     opt = make_optimizer(inner)
 
-    def loss_fn(params, states, targets):
-        return bc_loss(policy, spec, params, states, targets)
+    def loss_fn(params, states, targets, weights):
+        return bc_loss(policy, spec, params, states, targets, weights)
 
-    def train(params, states, targets):
+    def train(params, states, targets, weights=None):
         def step(carry, _):
             params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, states, targets)
+            loss, grads = jax.value_and_grad(loss_fn)(params, states, targets, weights)
             updates, opt_state = opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 

@@ -6,8 +6,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from engine import safe_files
+from engine.envs.registry import SPECS
 from engine.envs.spec import EnvSpec
 from engine.rollout import ObsNorm, rollout
+
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest statistics file (a dataset .npz may be one); only two small arrays of it
+are read."""
 
 
 def estimate(key, env, spec: EnvSpec, num_envs: int = 16, num_steps: int = 500):
@@ -39,18 +45,29 @@ def estimate(key, env, spec: EnvSpec, num_envs: int = 16, num_steps: int = 500):
     return np.asarray(mean, np.float32), np.asarray(var, np.float32)
 
 
+def read_npz(path, spec: EnvSpec | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, var) float32 from an .npz with arrays `mean` and `var`, or a dataset
+    .npz's `obs_mean` and `obs_var`. Each is checked before it is read: floats of
+    `spec`'s observation size (of the largest observation of any env without one).
+    Raises `safe_files.UnsafeFileError`."""
+    size = (
+        spec.obs_size if spec is not None else max(s.obs_size for s in SPECS.values())
+    )
+    with safe_files.NpzReader(path, "observation statistics", MAX_FILE_BYTES,
+                              MAX_FILE_BYTES) as z:  # fmt: skip
+        names = ("mean", "var") if "mean" in z else ("obs_mean", "obs_var")
+        mean, var = (
+            z.read(k, safe_files.FLOAT, max_bytes=8 * size).astype(np.float32)
+            for k in names
+        )
+    return mean, var
+
+
 def load_file(path: str, spec: EnvSpec):
-    """Read `mean` and `var` from an .npz (no pickle), or `obs_mean`/`obs_var` from
-    a dataset .npz (e.g. an imported paper dataset, to distil with its statistics);
-    shapes must match the env."""
+    """`read_npz` for `env.stats_file`; shapes must match the env."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            names = ("mean", "var") if "mean" in z.files else ("obs_mean", "obs_var")
-            mean, var = (
-                np.asarray(z[names[0]], np.float32),
-                np.asarray(z[names[1]], np.float32),
-            )
-    except (OSError, KeyError, ValueError) as e:
+        mean, var = read_npz(path, spec)
+    except safe_files.UnsafeFileError as e:
         raise ValueError(
             f"env.stats_file={path!r} is unreadable: {e} (need an .npz with arrays "
             "'mean' and 'var', or a dataset .npz with constant statistics)"
@@ -73,4 +90,4 @@ def for_config(cfg, env, spec: EnvSpec):
     return estimate(key, env, spec)
 
 
-__all__ = ["estimate", "load_file", "for_config", "jnp"]
+__all__ = ["estimate", "read_npz", "load_file", "for_config", "jnp"]

@@ -41,10 +41,12 @@ flax init additionally needs ``jax_threefry_partitionable=False`` (see HADES.md)
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
 import pickle
+import pickletools
 import re
 from typing import Any
 
@@ -52,11 +54,18 @@ import numpy as np
 
 from engine.dataset import Dataset, save
 from engine.envs.registry import ENV_NAMES, get_spec
+from engine.safe_files import UnsafeFileError, regular_file_size
 
-MAX_FILE_BYTES = 256 * 2**20
+MAX_FILE_BYTES = 16 * 2**20
 """Refuse pickles larger than this (the published files are about 0.3 MB)."""
-MAX_ARRAY_BYTES = 256 * 2**20
-"""Refuse any single array larger than this."""
+MAX_OPCODES = 500_000
+"""Refuse pickles of more opcodes (the published ones have about 125,000): each
+opcode makes at most one object, so this bounds what unpickling allocates."""
+MAX_ARRAY_BYTES = 64 * 2**20
+"""Refuse a pickle whose arrays hold more bytes than this in all."""
+MAX_VALUES = 200_000
+"""Refuse a pickle whose object tree (shared objects counted each time they are
+reached) has more values than this (the published ones have about 4,000)."""
 _NUMERIC_KINDS = "biufc"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -165,20 +174,38 @@ def _safe_dtype(spec, align=False, copy=False):
     return _check_dtype(np.dtype(spec, bool(align), bool(copy)))
 
 
-def _safe_reconstruct(subtype, shape, dtype_code):
+def _safe_reconstruct(budget: _Budget, subtype, shape, dtype_code):
     """``numpy.core.multiarray._reconstruct`` restricted to empty plain ndarrays."""
     if subtype is not _NDArrayType:
         raise PaperImportError("numpy _reconstruct is only allowed for numpy.ndarray")
     if shape not in ((0,), [0]) or dtype_code not in (b"b", "b"):
         raise PaperImportError("unexpected arguments to numpy _reconstruct")
-    return _GuardedArray((0,), np.int8)
+    arr = _GuardedArray((0,), np.int8)
+    arr._budget = budget
+    return arr
+
+
+class _Budget:
+    """Bytes of array data one unpickling may still build."""
+
+    def __init__(self, nbytes: int):
+        self.left = nbytes
+
+    def take(self, nbytes: int) -> None:
+        if nbytes > self.left:
+            raise PaperImportError(
+                f"the pickle's arrays exceed {MAX_ARRAY_BYTES >> 20} MiB in all"
+            )
+        self.left -= nbytes
 
 
 class _GuardedArray(np.ndarray):
-    """Empty array whose ``__setstate__`` (pickle BUILD) checks dtype and size."""
+    """Empty array whose ``__setstate__`` (pickle BUILD) checks dtype and size
+    against its unpickling's `_Budget`."""
 
     def __setstate__(self, state):
         _check_array_state(state)
+        self._budget.take(len(state[4]))
         super().__setstate__(state)
 
 
@@ -205,7 +232,7 @@ def _plain(arr: np.ndarray) -> np.ndarray:
 
 def _safe_reconstruct_array(fun, args, arr_state, aval_state=None):
     """``jax._src.array._reconstruct_array``: rebuild the numpy array, drop the jax."""
-    if not (isinstance(fun, _Guard) and fun.fn is _safe_reconstruct):
+    if not (isinstance(fun, _Guard) and fun.name == _RECONSTRUCT_NAME):
         raise PaperImportError("jax _reconstruct_array with an unexpected function")
     if not isinstance(args, tuple):
         raise PaperImportError("malformed jax array in pickle")
@@ -222,11 +249,8 @@ def _safe_scalar(dt, data=None):
     return np.frombuffer(data, dtype=dt)[0].copy()
 
 
-_RECONSTRUCT = _Guard(_safe_reconstruct, "numpy _reconstruct")
-_MULTIARRAY = {
-    "_reconstruct": _RECONSTRUCT,
-    "scalar": _Guard(_safe_scalar, "numpy scalar"),
-}
+_RECONSTRUCT_NAME = "numpy _reconstruct"
+_MULTIARRAY = {"scalar": _Guard(_safe_scalar, "numpy scalar")}
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("jax._src.array", "_reconstruct_array"): _Guard(
         _safe_reconstruct_array, "jax _reconstruct_array"
@@ -248,6 +272,10 @@ class PaperUnpickler(pickle.Unpickler):
     def __init__(self, file, **kwargs):
         super().__init__(file, **kwargs)
         self._records: dict[str, type] = {}
+        budget = _Budget(MAX_ARRAY_BYTES)
+        self._reconstruct = _Guard(
+            functools.partial(_safe_reconstruct, budget), _RECONSTRUCT_NAME
+        )
 
     def _record_class(self, module: str, name: str) -> type:
         key = f"{module}.{name}"
@@ -261,6 +289,11 @@ class PaperUnpickler(pickle.Unpickler):
         hit = _ALLOWED.get((module, name))
         if hit is not None:
             return hit
+        if name == "_reconstruct" and module in (
+            "numpy.core.multiarray",
+            "numpy._core.multiarray",
+        ):
+            return self._reconstruct
         if (
             (module == "evosax" or module.startswith("evosax."))
             and _MODULE_RE.match(module)
@@ -277,25 +310,67 @@ class PaperUnpickler(pickle.Unpickler):
         raise PaperImportError("refused persistent id in pickle")
 
 
-def _sanitize(x: Any, depth: int = 0) -> Any:
-    """Plain numeric numpy arrays everywhere (guarded arrays become plain copies)."""
-    if depth > 64:
-        raise PaperImportError("pickle nests too deeply")
-    if isinstance(x, np.ndarray):
-        _check_dtype(x.dtype)
-        return _plain(x) if type(x) is not np.ndarray else x
-    if isinstance(x, dict):
-        return {_sanitize(k, depth + 1): _sanitize(v, depth + 1) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_sanitize(v, depth + 1) for v in x]
-    if isinstance(x, tuple):
-        return tuple(_sanitize(v, depth + 1) for v in x)
-    if isinstance(x, EvosaxRecord):
-        x.__dict__.update(_sanitize(dict(x.__dict__), depth + 1))
+def _sanitize(x: Any) -> Any:
+    """Plain numeric numpy arrays everywhere (guarded arrays become plain copies,
+    one per array however often it is referenced).
+
+    The result is a tree: an object the pickle shares is copied each time it is
+    reached, so more than MAX_VALUES values (a few shared lists nested deep
+    expand exponentially) or 64 levels are refused before they are built.
+    """
+    arrays: dict[int, np.ndarray] = {}
+    seen = [0]
+
+    def walk(x: Any, depth: int) -> Any:
+        seen[0] += 1
+        if seen[0] > MAX_VALUES:
+            raise PaperImportError(
+                f"the pickle holds more than {MAX_VALUES} values (counting shared "
+                "objects each time they are referenced)"
+            )
+        if depth > 64:
+            raise PaperImportError("pickle nests too deeply")
+        if isinstance(x, np.ndarray):
+            _check_dtype(x.dtype)
+            if type(x) is np.ndarray:
+                return x
+            if id(x) not in arrays:
+                arrays[id(x)] = _plain(x)
+            return arrays[id(x)]
+        if isinstance(x, dict):
+            return {walk(k, depth + 1): walk(v, depth + 1) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v, depth + 1) for v in x]
+        if isinstance(x, tuple):
+            return tuple(walk(v, depth + 1) for v in x)
+        if isinstance(x, EvosaxRecord):
+            x.__dict__.update(walk(dict(x.__dict__), depth + 1))
+            return x
+        if isinstance(x, set | frozenset):
+            return type(x)(walk(v, depth + 1) for v in x)
         return x
-    if isinstance(x, set | frozenset):
-        return type(x)(_sanitize(v, depth + 1) for v in x)
-    return x
+
+    return walk(x, 0)
+
+
+def _scan(data: bytes, name: str) -> None:
+    """Refuse, before unpickling, a pickle of more than MAX_OPCODES opcodes or
+    with a memo index beyond them (the C unpickler sizes its memo by the index)."""
+    try:
+        for n, (op, arg, _pos) in enumerate(pickletools.genops(data)):
+            if n >= MAX_OPCODES:
+                raise PaperImportError(
+                    f"{name}: more than {MAX_OPCODES} pickle opcodes (the published "
+                    "files have about 125,000)"
+                )
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > MAX_OPCODES:
+                raise PaperImportError(f"{name}: pickle memo index {arg} is too large")
+    except PaperImportError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- genops raises many types on bad data
+        raise PaperImportError(
+            f"{name} is not a readable HaDES pickle ({type(e).__name__}: {e})"
+        ) from None
 
 
 def read_paper_pickle(path: str | os.PathLike) -> dict:
@@ -306,14 +381,9 @@ def read_paper_pickle(path: str | os.PathLike) -> dict:
     """
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise PaperImportError(f"cannot read {path}: {e.strerror or e}") from None
-    if size > MAX_FILE_BYTES:
-        raise PaperImportError(
-            f"{path} is {size} bytes, larger than the {MAX_FILE_BYTES >> 20} MiB "
-            "limit for published HaDES pickles"
-        )
+        regular_file_size(path, MAX_FILE_BYTES, "a published HaDES pickle")
+    except UnsafeFileError as e:
+        raise PaperImportError(str(e)) from None
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
@@ -321,6 +391,7 @@ def read_paper_pickle(path: str | os.PathLike) -> dict:
         raise PaperImportError(f"cannot read {path}: {e.strerror or e}") from None
     if len(data) > MAX_FILE_BYTES:
         raise PaperImportError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB")
+    _scan(data, os.path.basename(path))
     try:
         payload = PaperUnpickler(io.BytesIO(data)).load()
     except PaperImportError as e:
@@ -336,7 +407,10 @@ def read_paper_pickle(path: str | os.PathLike) -> dict:
             f"{path}: expected a pickled dict (state, config, ...), got "
             f"{type(payload).__name__}"
         )
-    return _sanitize(payload)
+    try:
+        return _sanitize(payload)
+    except PaperImportError as e:
+        raise PaperImportError(f"{os.path.basename(path)}: {e}") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -420,16 +494,39 @@ def _flag(cfg: dict, key: str) -> bool:
 def _stats(cfg: dict, key: str, size: int) -> np.ndarray:
     if key not in cfg:
         raise PaperImportError(f"constant normalisation is on but config lacks {key}")
-    arr = np.asarray(cfg[key], dtype=np.float32).reshape(-1)
+    arr = _array(cfg[key], np.float32)
     if arr.size != size:
         raise PaperImportError(f"config {key} has {arr.size} values, expected {size}")
     return arr
 
 
+def _count(x: Any, limit: int) -> int:
+    """Values np.asarray(x) would hold, counting no further than `limit`."""
+    if isinstance(x, np.ndarray):
+        return x.size
+    if not isinstance(x, list | tuple):
+        return 1
+    n = 0
+    for v in x:
+        n += _count(v, limit - n)
+        if n > limit:
+            break
+    return n
+
+
+def _array(x: Any, dtype) -> np.ndarray:
+    """np.asarray(x, dtype).reshape(-1), refused before it is built when it would
+    hold more than MAX_ARRAY_BYTES (a list repeating one large array, say)."""
+    limit = MAX_ARRAY_BYTES // np.dtype(dtype).itemsize
+    if _count(x, limit) > limit:
+        raise PaperImportError(f"an array of the pickle exceeds {limit} values")
+    return np.asarray(x, dtype=dtype).reshape(-1)
+
+
 def _last(x: Any) -> float | None:
     if x is None:
         return None
-    arr = np.asarray(x, dtype=np.float64).reshape(-1)
+    arr = _array(x, np.float64)
     return float(arr[-1]) if arr.size else None
 
 
@@ -470,7 +567,7 @@ def _convert(raw: dict, base: str) -> tuple[Dataset, list[str]]:
     state = record_fields(raw["state"])
     if "mean" not in state:
         raise PaperImportError(f"{base}: the ES state has no mean")
-    mean = np.asarray(state["mean"], dtype=np.float32).reshape(-1)
+    mean = _array(state["mean"], np.float32)
     if not np.all(np.isfinite(mean)):
         raise PaperImportError(f"{base}: the ES mean contains NaN or inf")
     n = _int(es_cfg, "dataset_size", "es_config")
@@ -626,7 +723,7 @@ def _convert(raw: dict, base: str) -> tuple[Dataset, list[str]]:
 
     gens = _last(state.get("gen_counter"))
     log = {
-        "generations": int(np.asarray(raw["fitness_over_gen"]).size)
+        "generations": int(_array(raw["fitness_over_gen"], np.float64).size)
         if raw.get("fitness_over_gen") is not None
         else None,
         "final_mean_fitness": _last(raw.get("fitness_over_gen")),

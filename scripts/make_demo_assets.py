@@ -1,4 +1,5 @@
-"""Generate the dashboard's bundled demo runs into ``assets/demo/``.
+"""Generate the dashboard's bundled demo runs into ``dashboard/assets/demo/``
+(`dashboard.sources.demo_dir()`, shipped inside the package).
 
 The Demo page shows every view from these files without computing anything (no
 JAX, no network), for talks on a laptop CPU. Each item is a directory:
@@ -10,12 +11,17 @@ JAX, no network), for talks on a laptop CPU. Each item is a directory:
     rollout.mp4                               a trained policy acting (H.264, 320x240;
                                               the best of a few policy seeds)
     states.png                                (Brax) the states as robot poses
+    explain.json                              `hades explain` of the final dataset
+                                              (default settings)
+    talk.mp4, talk.json                       the talk clip (`hades render --talk`)
 
 plus ``manifest.json`` listing the items. Runs are short `quick`-preset runs of our
 own engine (the paper's reference datasets are never copied into the repo).
 
-Usage: ``PYTHONPATH=. python scripts/make_demo_assets.py [--out assets/demo]
-[--only cartpole,breakout,hopper]``. Takes a few minutes on 2 CPU cores.
+Usage: ``PYTHONPATH=. python scripts/make_demo_assets.py [--out DIR]
+[--only cartpole,breakout,hopper] [--extras-only]``. Takes a few minutes on 2 CPU
+cores. ``--extras-only`` keeps the runs and only redoes explain.json and the talk
+clip of the existing items.
 """
 
 from __future__ import annotations
@@ -169,10 +175,51 @@ def evaluate_and_render(out: Path, env: str) -> dict:
     return res.to_dict()
 
 
+def explain_and_talk(out: Path) -> None:
+    """explain.json (default settings) and talk.mp4 of an exported item."""
+    from engine import dataset as ds_lib
+    from engine.explain import explain_dataset
+    from engine.render.talk import render_talk
+    from engine.talk_cli import folder_inputs
+
+    ds = ds_lib.load(out / "dataset.npz")
+    t0 = time.time()
+    res = explain_dataset(ds)
+    (out / "explain.json").write_text(json.dumps(res.to_dict()))
+    worst = min(res.pairs, key=lambda p: p["without_return"])
+    print(
+        f"  explain: whole {res.full_return:.1f}, without pair {worst['index']} "
+        f"{worst['without_return']:.1f} ({time.time() - t0:.0f} s)",
+        flush=True,
+    )
+    seed = 0
+    if (out / "rollout.json").is_file():
+        seed = int(json.loads((out / "rollout.json").read_text()).get("seed", 0))
+    t0 = time.time()
+    snaps, rows = folder_inputs(out, 24)
+    info = render_talk(snaps, rows, out / "talk.mp4", seed=seed)
+    info = {k: v for k, v in info.items() if k != "path"}
+    info["path"] = "talk.mp4"
+    (out / "talk.json").write_text(json.dumps(info, indent=1))
+    size = (out / "talk.mp4").stat().st_size
+    print(
+        f"  talk clip: {info['frames']} frames, {size / 1024:.0f} KiB "
+        f"({time.time() - t0:.0f} s)",
+        flush=True,
+    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=str(ROOT / "assets" / "demo"))
+    from dashboard.sources import demo_dir
+
+    p.add_argument("--out", default=str(demo_dir()))
     p.add_argument("--only", default=",".join(ITEMS), help="comma-separated items")
+    p.add_argument(
+        "--extras-only",
+        action="store_true",
+        help="only redo explain.json and talk.mp4 of the existing items",
+    )
     args = p.parse_args(argv)
     import engine
     from engine.runs import RunStore
@@ -183,9 +230,16 @@ def main(argv=None) -> int:
     manifest_path = out_root / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     items = manifest.get("items", {})
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.extras_only:
+        for item in only:
+            print(f"{item}: explain and talk clip", flush=True)
+            explain_and_talk(out_root / items[item]["dir"])
+            items[item]["talk_mp4"] = True
+        only = []
     with tempfile.TemporaryDirectory(prefix="hades-demo-") as tmp:
         store = RunStore(tmp)
-        for item in [s.strip() for s in args.only.split(",") if s.strip()]:
+        for item in only:
             title, env, size, seeds, overrides, description = ITEMS[item]
             print(f"{item}: {env} N={size} seeds {list(seeds)}", flush=True)
             runs = []
@@ -199,6 +253,7 @@ def main(argv=None) -> int:
                 export_item(store, rid, target, full=(i == 0))
                 runs.append(sub)
             evaluate_and_render(out_root / item, env)
+            explain_and_talk(out_root / item)
             items[item] = {
                 "title": title,
                 "env": env,
@@ -207,6 +262,7 @@ def main(argv=None) -> int:
                 "seeds": runs,
                 "description": description,
                 "states_png": (out_root / item / "states.png").is_file(),
+                "talk_mp4": (out_root / item / "talk.mp4").is_file(),
             }
     order = [k for k in ITEMS if k in items]
     manifest = {

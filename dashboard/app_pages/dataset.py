@@ -1,11 +1,12 @@
 """Dataset: the evolved state-action pairs of a run (now or at any checkpoint), an
 imported file or a demo asset, as a table, a heatmap, pictures of the states as
-the environment shows them, label views, and their evolution over generations."""
+the environment shows them, label views, their evolution over generations, and
+why they work (Explain); a talk clip of a run to download."""
 
 import streamlit as st
 
+from dashboard import explain_view, widgets
 from dashboard import state as app_state
-from dashboard import widgets
 
 st.title("Dataset")
 widgets.sidebar()
@@ -21,7 +22,14 @@ if src.kind == "demo":
     final = widgets.snapshots(src)
     if ds.spec.family == "brax" and (not final or gen in (None, final[-1])):
         png = widgets.demo_states_png(src)
-widgets.dataset_views(ds, key="dataset", src=src, generation=gen, pictures_png=png)
+widgets.dataset_views(
+    ds,
+    key="dataset",
+    src=src,
+    generation=gen,
+    pictures_png=png,
+    explain=explain_view.explain_tab,
+)
 
 st.divider()
 c1, c2, c3 = st.columns([1, 1, 2])
@@ -37,3 +45,5 @@ c1.download_button(
 )
 with c2:
     app_state.page_link("rollouts", "Train policies on it")
+with c3:
+    explain_view.talk_clip_button(src, key="dataset")

@@ -1,6 +1,7 @@
-"""Demo: bundled runs in assets/demo (a CartPole run with two seeds, a Breakout run,
-a hopper dataset with its pre-rendered video) shown with the same views as live
-runs, without computing anything: no JAX, no network. Regenerate them with
+"""Demo: the bundled runs in ``sources.demo_dir()`` (dashboard/assets/demo: a
+CartPole run with two seeds, a Breakout run, a hopper dataset with its pre-rendered
+video) shown with the same views as live runs, and each run's talk clip (played and
+downloaded), without computing anything: no JAX, no network. Regenerate them with
 ``scripts/make_demo_assets.py``."""
 
 import json
@@ -10,7 +11,8 @@ import streamlit as st
 
 from dashboard import charts, sources, widgets
 from dashboard import metrics as m
-from dashboard.state import DEMO_DIR
+
+DEMO_DIR = sources.demo_dir()
 
 
 def _json(path: Path) -> dict:
@@ -124,6 +126,37 @@ def rollout(d: Path) -> None:
             )
 
 
+def talk(item: dict, d: Path) -> None:
+    """The bundled talk clip: the dataset over the run beside its fitness curve,
+    then a trained policy acting (made by scripts/make_demo_assets.py)."""
+    vid = d / "talk.mp4"
+    if not vid.is_file():
+        st.info("No talk clip bundled for this item (scripts/make_demo_assets.py).")
+        return
+    info = _json(d / "talk.json")
+    st.video(str(vid))
+    if info:
+        gens = ", ".join(map(str, info.get("generations", [])))
+        st.caption(
+            f"{info.get('frames')} frames at {info.get('fps', 0):.0f} fps (H.264): "
+            f"the dataset at generations {gens}, then a policy trained on it "
+            f"(episode return {info.get('episode_return', 0):.1f})."
+        )
+
+
+def talk_download(item: dict, d: Path) -> None:
+    vid = d / "talk.mp4"
+    if vid.is_file():
+        st.download_button(
+            "Download talk clip",
+            data=vid.read_bytes(),
+            file_name=f"hades-demo-{d.name}-talk.mp4",
+            mime="video/mp4",
+            key="demo.talk.dl",
+            icon=":material/movie:",
+        )
+
+
 st.title("Demo")
 manifest = sources.demo_manifest(DEMO_DIR)
 items = manifest.get("items") or {}
@@ -151,9 +184,10 @@ choice = (
 item = items[choice]
 d = DEMO_DIR / item["dir"]
 st.markdown(item.get("description", ""))
+talk_download(item, d)
 # Only the open tab is computed (tabs with on_change="rerun" report `.open`)
-t_curves, t_data, t_roll = st.tabs(
-    ["Curves", "Dataset", "Rollout"], key="demo.tab", on_change="rerun"
+t_curves, t_data, t_roll, t_talk = st.tabs(
+    ["Curves", "Dataset", "Rollout", "Talk clip"], key="demo.tab", on_change="rerun"
 )
 with t_curves:
     if t_curves.open:
@@ -164,3 +198,6 @@ with t_data:
 with t_roll:
     if t_roll.open:
         rollout(d)
+with t_talk:
+    if t_talk.open:
+        talk(item, d)

@@ -1,19 +1,29 @@
 """Launch: environment, dataset size, preset, ES and inner-loop settings; start a
 background run and move to Live."""
 
+import json
+
 import streamlit as st
 
-from dashboard import estimate as est
 from dashboard import forms, widgets
 from dashboard import metrics as m
 from dashboard import state as app_state
+from engine import estimate as est
 from engine import presets
-from engine.config import ConfigError, all_field_docs
+from engine.config import ConfigError, HadesConfig, all_field_docs
 from engine.envs.registry import SPECS
+from engine.memory_estimate import MemoryEstimate, MemoryEstimateError, memory_estimate
+from engine.trackers import KNOWN as KNOWN_TRACKERS
 
 PREFIX = "launch.f."
 VALUES = "launch.values"  # survives page switches (widget keys do not)
 GROUPS = ("Classic control", "MinAtar", "Brax")
+
+
+@st.cache_data(show_spinner="Estimating memory...", max_entries=64)
+def _memory(cfg_json: str) -> MemoryEstimate:
+    """The memory estimate of a config (cached: it traces the ES and env init)."""
+    return memory_estimate(HadesConfig.from_dict(json.loads(cfg_json)))
 
 
 def _restore(key: str, default) -> None:
@@ -234,11 +244,32 @@ if cfg is not None:
         f"{m.fmt_seconds(e.compile_seconds)} of compilation."
     )
     c_est.caption(f"An estimate ({e.basis}); Live shows the measured time.")
+    mem = _memory(cfg.to_json())
+    if mem.available_bytes is not None:
+        c_est.markdown(
+            f"**Memory:** about {mem.needed_bytes / 2**30:.1f} GiB of the "
+            f"{mem.available_bytes / 2**30:.1f} GiB of {mem.where}."
+        )
+    if not mem.fits:
+        c_est.error(
+            "This config does not fit in memory: lower the population, the member "
+            "groups, the dataset size or the policy width.",
+            icon=":material/memory:",
+        )
 else:
     c_est.warning("Fix the settings marked above to launch.")
 
 running = [j for j in app_state.manager().jobs() if j["status"] in m.ACTIVE]
 name = c_go.text_input("Run name (optional)", key="launch.name", max_chars=80)
+log_to = c_go.multiselect(
+    "Log to",
+    list(KNOWN_TRACKERS),
+    key="launch.log",
+    help="Also stream the run to experiment trackers: metrics per generation, the "
+    "config, dataset pictures and rollout videos at evaluation points. W&B "
+    "honours WANDB_MODE and WANDB_PROJECT; TensorBoard writes to the run folder's "
+    "tensorboard/. Needs pip install 'hades-studio[wandb]' / '[tensorboard]'.",
+)
 if running:
     c_go.caption(
         f"{len(running)} run(s) active in this dashboard; a new one queues behind "
@@ -248,12 +279,17 @@ if c_go.button(
     "Launch", type="primary", disabled=cfg is None, width="stretch", key="launch.go"
 ):
     from engine.runs import RunError
+    from engine.trackers import TrackerError, check_trackers, trackers_on_first_event
 
     try:
+        check_trackers(log_to)  # a missing extra: say so before anything starts
+        trackers = trackers_on_first_event(log_to, app_state.runs_root())
         run_id = app_state.manager().submit(
-            cfg, name=name.strip(), progress_fn=app_state.yield_cpu_to_ui
+            cfg,
+            name=name.strip(),
+            progress_fn=app_state.chain(app_state.yield_cpu_to_ui, trackers),
         )
-    except (RunError, ConfigError, OSError) as e:
+    except (RunError, ConfigError, MemoryEstimateError, OSError, TrackerError) as e:
         c_go.error(str(e))
     else:
         app_state.select_run(run_id)

@@ -11,6 +11,8 @@ the runs folder): they are written to the run's control file and applied at its
 next chunk boundary. The page says who executes the run.
 """
 
+import os
+import socket
 import time
 
 import streamlit as st
@@ -27,6 +29,7 @@ from engine.runs import RunError
 POLL_MIN_SECONDS = 2.0  # status, numbers, controls: about once per chunk, >= 2 s
 CHART_MIN_SECONDS = 5.0  # the fitness curves
 DIAG_MIN_SECONDS = 15.0  # the three diagnostics panels
+HOST = socket.gethostname()
 POLL = "live.poll"  # the polling interval this page was drawn with
 FIG_CACHE = "live.figs"
 
@@ -81,8 +84,12 @@ def pending_command(run_id: str, status: dict) -> str | None:
 
 
 def executor_caption(status: dict, job: dict | None) -> str:
-    """Who executes the run: this dashboard, a CLI or a worker, with host and pid."""
-    who = "this dashboard" if job is not None else status.get("executor", "a process")
+    """Who executes the run: this dashboard (a job, or a study's thread), a CLI or
+    a worker, with host and pid."""
+    here = status.get("pid") == os.getpid() and status.get("host") == HOST
+    who = status.get("executor", "a process")
+    if job is not None or here:
+        who = "this dashboard"
     if who == "cli":
         who = "a CLI (`hades distill` / `hades resume`)"
     return f"Executed by {who}: pid {status.get('pid')} on {status.get('host')}."
@@ -202,7 +209,7 @@ def live_header(run_id: str) -> None:
     store = app_state.store()
     try:
         status = store.read_status(run_id)
-        gens = [r for r in store.read_metrics(run_id) if "event" not in r]
+        gens = [r for r in store.scan_metrics(run_id)[0] if "event" not in r]
     except RunError as e:
         st.warning(str(e))
         return
@@ -226,10 +233,13 @@ def live_header(run_id: str) -> None:
 
 def _rows(run_id: str) -> list[dict] | None:
     try:
-        return app_state.store().read_metrics(run_id)
+        rows, damage = app_state.store().scan_metrics(run_id)
     except RunError as e:
         st.warning(str(e))
         return None
+    if damage:
+        st.warning(damage, icon=":material/warning:")
+    return rows
 
 
 def live_fitness(run_id: str) -> None:
@@ -405,12 +415,18 @@ def fork_form(run_id: str, cfg) -> None:
 st.title("Live")
 widgets.sidebar()
 store = app_state.store()
-rows = store.list()
+rows = [r for r in store.list() if r.get("status") != "damaged"]  # no config
 if not rows:
     st.info("No runs yet.")
     app_state.page_link("launch", "Launch a run")
     st.stop()
 run_id = widgets.run_picker(rows, key="live.run")
+study_id = next((r.get("study") for r in rows if r["id"] == run_id), None)
+if study_id:
+    st.caption(
+        f"A run of study `{study_id}`: steer it like any run; the study's progress "
+        "and results are on the Studies page."
+    )
 status = store.read_status(run_id)
 active = status.get("status") in m.ACTIVE
 st.session_state["live.was_active"] = active

@@ -20,7 +20,8 @@ METRICS = {
     "best_fitness": "best so far",
 }
 MAX_OVERLAY = 16
-COMPARE = "runs.compare"  # run ids to preselect (set by other pages and tests)
+COMPARE = app_state.COMPARE_KEY  # run ids to preselect (set by other pages, tests)
+ANY_STUDY, NO_STUDY = "(any)", "(no study)"  # the study filter's other options
 
 
 def table_rows(rows: list[dict]) -> dict[str, list]:
@@ -44,7 +45,33 @@ def table_rows(rows: list[dict]) -> dict[str, list]:
         "mean dataset": [r.get("mean_dataset_return") for r in rows],
         "created": [when(r.get("created")) for r in rows],
         "parent": [r.get("parent") or "" for r in rows],
+        "study": [r.get("study") or "" for r in rows],
+        "host": [r.get("host") or "" for r in rows],
     }
+
+
+def study_filter(all_rows: list[dict], col) -> str:
+    """A selectbox of the studies whose runs are in the store (plus any / none);
+    another page may ask for one study (`app_state.STUDY_FILTER_KEY`)."""
+    studies = sorted({r["study"] for r in all_rows if r.get("study")}, reverse=True)
+    options = [ANY_STUDY, NO_STUDY, *studies]
+    asked = st.session_state.pop(app_state.STUDY_FILTER_KEY, None)
+    if asked in options:
+        st.session_state["runs.study"] = asked
+    elif st.session_state.get("runs.study") not in options:
+        st.session_state["runs.study"] = ANY_STUDY
+    return col.selectbox(
+        "Study",
+        options,
+        key="runs.study",
+        help="Runs a study distilled carry its id (see the Studies page).",
+    )
+
+
+def keep(r: dict, f_study: str) -> bool:
+    if f_study == ANY_STUDY:
+        return True
+    return (r.get("study") or None) == (None if f_study == NO_STUDY else f_study)
 
 
 def overlay(store, ids: list[str]) -> None:
@@ -63,9 +90,13 @@ def overlay(store, ids: list[str]) -> None:
     for rid in ids[:MAX_OVERLAY]:
         try:
             cfg = store.read_config(rid).get("config") or {}
-            gens, _ = m.split_rows(store.read_metrics(rid))
-        except RunError:
+            rows, damage = store.scan_metrics(rid)
+        except RunError as e:
+            st.warning(str(e), icon=":material/warning:")
             continue
+        if damage:
+            st.warning(damage, icon=":material/warning:")
+        gens, _ = m.split_rows(rows)
         curve = m.series(gens, metric)
         if group:
             k = m.seed_group_key(cfg)
@@ -111,14 +142,17 @@ def files_and_delete(store, rid: str) -> None:
         )
     else:
         c1.caption("no dataset yet")
-    c2.download_button(
-        "config.json",
-        paths.config.read_bytes(),
-        file_name=f"{rid}-config.json",
-        mime="application/json",
-        key="runs.dl_cfg",
-        icon=":material/download:",
-    )
+    if paths.config.is_file():
+        c2.download_button(
+            "config.json",
+            paths.config.read_bytes(),
+            file_name=f"{rid}-config.json",
+            mime="application/json",
+            key="runs.dl_cfg",
+            icon=":material/download:",
+        )
+    else:
+        c2.caption("no config.json")
     videos = sorted(paths.media.glob("*.mp4")) if paths.media.is_dir() else []
     if videos:
         v = videos[-1]
@@ -174,26 +208,37 @@ st.title("Runs")
 widgets.sidebar()
 store = app_state.store()
 all_rows = store.list()
+if store.index_problem:
+    st.warning(store.index_problem, icon=":material/warning:")
+damaged = [r for r in all_rows if r.get("status") == "damaged"]
+if damaged:
+    st.warning(
+        f"{len(damaged)} damaged run(s), listed but not resumable:\n"
+        + "\n".join(f"- `{r['id']}`: {r.get('message')}" for r in damaged[:10]),
+        icon=":material/warning:",
+    )
 if not all_rows:
     st.info("No runs yet under this runs root.")
     app_state.page_link("launch", "Launch a run")
     st.stop()
 f_sweep = sweep_panel.sweep_filter(all_rows)  # a sweep's runs, with seed bands
 
-c1, c2, c3, c4 = st.columns([1.4, 1.4, 1.4, 1])
+c1, c2, c3, c4, c5 = st.columns([1.4, 1.4, 1.4, 1.4, 1])
 envs = sorted({r.get("env") for r in all_rows if r.get("env")})
 statuses = sorted({r.get("status") for r in all_rows if r.get("status")})
 f_env = c1.multiselect("Environment", envs, key="runs.env")
 f_status = c2.multiselect("Status", statuses, key="runs.status")
-f_text = c3.text_input("Name or id contains", key="runs.text")
-sort = c4.selectbox("Sort by", SORT_KEYS, key="runs.sort")
-desc = c4.toggle("descending", value=True, key="runs.desc")
+f_study = study_filter(all_rows, c3)
+f_text = c4.text_input("Name or id contains", key="runs.text")
+sort = c5.selectbox("Sort by", SORT_KEYS, key="runs.sort")
+desc = c5.toggle("descending", value=True, key="runs.desc")
 rows = store.list(sort=sort, desc=desc)
 rows = [
     r
     for r in rows
     if (not f_env or r.get("env") in f_env)
     and (not f_status or r.get("status") in f_status)
+    and keep(r, f_study)
     and (
         not f_text or f_text.lower() in (r["id"] + " " + (r.get("name") or "")).lower()
     )

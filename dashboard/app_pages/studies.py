@@ -1,9 +1,13 @@
 """Studies: run one of the paper's experiments in the background, follow its
-progress, and browse past studies (headline numbers, figures, CSV and PNG files).
+progress, and browse past studies (headline numbers, figures, CSV and PNG files,
+the runs they distilled), resuming an interrupted one.
 
-A study runs in a thread of the process-wide `StudyManager` (`dashboard.state`), one
-at a time, at the same low priority as the runs; its latest progress event is drawn
-by an `st.fragment` every 1.5 s while it runs. Past studies are read from
+The form is generated from the study's `Params` (`dashboard.study_form`): one
+widget per field, its docstring as help. A study runs in a thread of the
+process-wide `StudyManager` (`dashboard.state`), one at a time, at the same low
+priority as the runs; its latest progress event is drawn by an `st.fragment` every
+1.5 s while it runs. Its distillations are runs of the store tagged with the study:
+they show on the Live and Runs pages like any run. Past studies are read from
 ``<runs>/studies/`` (studies started with ``hades study ...`` show too).
 """
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import metrics as m
-from dashboard import sources, widgets
+from dashboard import sources, study_form, widgets
 from dashboard import state as app_state
 from dashboard import studies as study_lib
 from dashboard.figures import load_figure
@@ -23,191 +27,112 @@ POLL_SECONDS = 1.5  # progress redraws while a study runs (each costs some CPU)
 SELECTED = "studies.selected"  # study id to show (set when one finishes, by tests)
 TABLE_REV = "studies.table_rev"  # bumped to re-apply the table's default selection
 WAS_RUNNING = "studies.was_running"
-OVERRIDES_HELP = (
-    "One section.field=value per line (e.g. outer.population=32), applied to every "
-    "HaDES run the study distils; `hades distill --help` lists the fields."
-)
-PRESET_HELP = (
-    "quick: minutes on a CPU (small grids, few generations); paper: the paper's "
-    "sizes (a GPU job)."
-)
-
-
-def _env_select(label: str, key: str, default: str = "CartPole-v1", help=None):
-    names = list(SPECS)
-    return st.selectbox(
-        label,
-        names,
-        index=names.index(default),
-        format_func=lambda n: f"{n}  ({SPECS[n].group})",
-        key=key,
-        help=help,
-    )
-
-
-def _opt_int(label: str, key: str, help: str | None = None, col=None):
-    """An optional count: empty means the preset's value."""
-    return (col or st).number_input(
-        label, value=None, min_value=1, step=1, placeholder="preset", key=key, help=help
-    )
-
-
-def _overrides(key: str) -> str:
-    return st.text_area(
-        "Config overrides",
-        key=key,
-        height=80,
-        placeholder="outer.population=32\nouter.generations=20",
-        help=OVERRIDES_HELP,
-    )
+RESUMABLE = ("failed", "stopped")  # a study that ended without finishing
+# Text inputs whose empty default is better shown filled (what None means)
+PREFILL = {"studies.published.folder": study_form.default_published_folder}
 
 
 def _dataset_options() -> dict[str, str]:
-    """{ref: label} of datasets a transfer study can start from ('' distils one)."""
+    """{ref: label} of the datasets at hand: runs with a dataset, imported files,
+    demo assets."""
     store = app_state.store()
-    opts = {"": "distil a new one (quick preset) for the environment below"}
+    opts = {}
     for s in sources.run_sources(store):
         if store.paths(s.ref).dataset.is_file():
             opts[s.ref] = f"run: {s.label}"
     for s in sources.import_sources(app_state.imports_dir()):
         opts[s.ref] = f"imported: {s.label}"
-    for s in sources.demo_sources(app_state.DEMO_DIR):
+    for s in sources.demo_sources(sources.demo_dir()):
         opts[str(Path(s.ref) / "dataset.npz")] = f"demo: {s.label}"
     return opts
 
 
-def study_inputs(study: str) -> dict:
-    """The inputs of one study (inside the form); returns their values."""
-    k = f"studies.{study}"
-    v: dict = {}
-    if study == "transfer":
-        opts = _dataset_options()
-        v["dataset"] = st.selectbox(
-            "Dataset",
-            list(opts),
-            format_func=opts.get,
-            key=f"{k}.dataset",
-            help="A run's dataset, an imported file or a demo asset; or distil "
-            "a new one first.",
-        )
-        c1, c2 = st.columns(2)
-        with c1:
-            v["env"] = _env_select(
-                "Environment (when distilling)",
-                f"{k}.env",
-                help="Ignored when a dataset is picked above.",
-            )
-        v["inits"] = _opt_int("Inits per setting", f"{k}.inits", col=c2)
-        c1, c2, c3 = st.columns(3)
-        v["widths"] = c1.text_input(
-            "Widths", key=f"{k}.widths", placeholder="preset, e.g. 32,128,512,2048"
-        )
-        v["steps"] = c2.text_input(
-            "Inner steps", key=f"{k}.steps", placeholder="preset, e.g. 100,300,500"
-        )
-        v["lrs"] = c3.text_input(
-            "Inner learning rates", key=f"{k}.lrs", placeholder="preset, e.g. 5e-4,1e-3"
-        )
-        v["overrides"] = _overrides(f"{k}.overrides")
-    elif study in ("baseline", "size-sweep"):
-        c1, c2 = st.columns(2)
-        with c1:
-            v["env"] = _env_select("Environment", f"{k}.env")
-        if study == "baseline":
-            v["size"] = _opt_int("Dataset size N", f"{k}.size", col=c2)
-        else:
-            v["sizes"] = c2.text_input(
-                "Dataset sizes N",
-                key=f"{k}.sizes",
-                placeholder="1,2,4,16,64,256",
-                help="Comma-separated; empty: 1,2,4,16,64,256.",
-            )
-        c1, c2, c3 = st.columns(3)
-        v["generations"] = _opt_int("Generations", f"{k}.generations", col=c1)
-        v["population"] = _opt_int("Population", f"{k}.population", col=c2)
-        v["inits"] = _opt_int(
-            "Final evaluations" if study == "baseline" else "Inits per dataset",
-            f"{k}.inits",
-            col=c3,
-            help="Fresh policies scoring each final result.",
-        )
-        if study == "baseline":
-            from engine.studies.baseline import LABELS, METHODS
+def _env_label(name: str) -> str:
+    return f"{name}  ({SPECS[name].group})"
 
-            v["methods"] = st.multiselect(
-                "Methods",
-                list(METHODS),
-                default=list(METHODS),
-                format_func=LABELS.get,
-                key=f"{k}.methods",
-            )
-        v["overrides"] = _overrides(f"{k}.overrides")
-    elif study == "multitask":
-        v["envs"] = st.multiselect(
-            "Environments (tasks)",
-            list(SPECS),
-            default=["CartPole-v1", "Acrobot-v1"],
-            key=f"{k}.envs",
-            help="Each is distilled with the preset, then the datasets are merged. "
-            "All discrete or all continuous.",
+
+def field_input(w: study_form.Widget, col):
+    """One widget for one field of the study's `Params` (its kind decides)."""
+    f, kw = w.field, {"key": w.key, "help": w.help}
+    if w.widget == "select":
+        opts = list(f.choices)
+        return col.selectbox(w.label, opts, index=opts.index(f.default), **kw)
+    if w.widget == "multiselect":
+        return col.multiselect(w.label, list(f.choices), default=list(f.default), **kw)
+    if w.widget == "checkbox":
+        return col.checkbox(w.label, value=bool(f.default), **kw)
+    if w.widget == "number" and f.kind == "int":
+        # Optional counts: empty is the preset's value, else at least 1
+        return col.number_input(
+            w.label,
+            value=None if f.optional else f.default,
+            min_value=1 if f.optional else 0,
+            step=1,
+            placeholder="preset" if f.optional else None,
+            **kw,
         )
-        v["inits"] = _opt_int("Policy inits per task", f"{k}.inits")
-        v["overrides"] = _overrides(f"{k}.overrides")
-    elif study == "supervised":
-        c1, c2 = st.columns([1, 2])
-        v["sup_dataset"] = c1.radio(
-            "Images",
-            study_lib.SUPERVISED_DATASETS,
-            key=f"{k}.dataset",
-            horizontal=True,
-            help="digits: scikit-learn's bundled 8x8 digits. MNIST and "
-            "FashionMNIST are read from a local folder (nothing is downloaded).",
+    if w.widget == "number":
+        return col.number_input(
+            w.label,
+            value=f.default,
+            format="%g",
+            placeholder="preset" if f.optional else None,
+            **kw,
         )
-        v["data_dir"] = c2.text_input(
-            "Local data folder (MNIST / FashionMNIST)",
-            key=f"{k}.data_dir",
-            placeholder="folder with train-images-idx3-ubyte.gz, ...",
+    if w.widget == "env":
+        names = list(SPECS)
+        index = names.index(f.default) if f.default in names else 0
+        return col.selectbox(w.label, names, index=index, format_func=_env_label, **kw)
+    if w.widget == "envs":
+        return col.multiselect(
+            w.label, list(SPECS), default=list(f.default or ()), **kw
         )
-        c1, c2, c3, c4 = st.columns(4)
-        v["generations"] = _opt_int("Generations", f"{k}.generations", col=c1)
-        v["population"] = _opt_int("Population", f"{k}.population", col=c2)
-        v["inner_steps"] = _opt_int("Inner steps", f"{k}.inner_steps", col=c3)
-        v["eval_inits"] = _opt_int("Final evaluations", f"{k}.eval_inits", col=c4)
-        v["settings"] = st.text_area(
-            "More settings",
-            key=f"{k}.settings",
+    if w.widget in ("dataset", "datasets"):
+        opts = _dataset_options()
+        if w.widget == "datasets":
+            return col.multiselect(w.label, list(opts), format_func=opts.get, **kw)
+        opts = {"": "none: distil a new one for the environment above", **opts}
+        return col.selectbox(w.label, list(opts), format_func=opts.get, **kw)
+    if w.widget == "lines":
+        return col.text_area(
+            w.label,
+            value="\n".join(f.default or ()),
             height=80,
-            placeholder="fitness_batch=128\nchunk=5",
-            help="field=value lines of the supervised settings (sigma, lr, "
-            "inner_lr, fitness_batch, chunk, eval_every, ...).",
+            placeholder="section.field=value, one per line",
+            **kw,
         )
-    else:  # published
-        v["folder"] = st.text_input(
-            "Folder of the paper's .pkl files",
-            value=study_lib.default_published_folder(),
-            key=f"{k}.folder",
+    if w.widget == "list":
+        shown = ",".join(map(str, f.default)) if f.default else ""
+        return col.text_input(
+            w.label, value=shown, placeholder="preset" if f.optional else None, **kw
         )
-        v["reference"] = st.text_input(
-            "Reference CSV (optional)",
-            key=f"{k}.reference",
-            placeholder="columns file,reference (merged over the built-in numbers)",
-        )
-        c1, c2, c3 = st.columns(3)
-        v["inits"] = _opt_int("Inits per file", f"{k}.inits", col=c1)
-        v["minatar_inits"] = _opt_int(
-            "Inits per MinAtar file", f"{k}.minatar_inits", col=c2
-        )
-        v["max_files"] = _opt_int(
-            "At most this many files", f"{k}.max_files", col=c3, help="Empty: all."
-        )
-        v["overrides"] = st.text_area(
-            "Evaluation overrides",
-            key=f"{k}.overrides",
-            height=80,
-            placeholder="fitness.num_steps=64",
-            help="section.field=value lines for the inner loop and the rollouts.",
-        )
-    return v
+    prefill = PREFILL.get(w.key)
+    value = prefill() if prefill else (f.default or "")
+    return col.text_input(
+        w.label, value=value, placeholder="preset" if f.optional else None, **kw
+    )
+
+
+WIDE = ("multiselect", "envs", "dataset", "datasets", "lines", "text")
+
+
+def study_inputs(study: str) -> dict:
+    """The inputs of one study (inside the form), generated from its `Params`:
+    the common ones on one row, short ones three a row, wide ones full width.
+    Returns {field name: raw value}."""
+    fields = study_form.form_fields(study)
+    common = [w for w in fields if w.field.name in study_form.COMMON]
+    short = [w for w in fields if w not in common and w.widget not in WIDE]
+    wide = [w for w in fields if w not in common and w.widget in WIDE]
+    values = {}
+    for w, col in zip(common, st.columns(len(common)), strict=True):
+        values[w.field.name] = field_input(w, col)
+    for i in range(0, len(short), 3):
+        for w, col in zip(short[i : i + 3], st.columns(3), strict=False):
+            values[w.field.name] = field_input(w, col)
+    for w in wide:
+        values[w.field.name] = field_input(w, st)
+    return values
 
 
 def progress_panel() -> None:
@@ -228,11 +153,19 @@ def progress_panel() -> None:
     title = (
         f"**{study_lib.TITLES.get(info['study'], info['study'])}** ({info['preset']})"
     )
+    if info.get("resume"):
+        title += " (resumed)"
     with st.container(border=True, key="studies-progress"):
         if running:
             frac, text = study_lib.progress_text(info["event"], info["started"])
             st.markdown(f"{title} is running in this dashboard")
             st.progress(frac, text=text)
+            rid = (info["event"] or {}).get("run_id")
+            if rid:
+                st.caption(
+                    f"Current run `{rid}`: it shows on the Live page (pause, stop, "
+                    "tune) and in Runs (filter by study) like any run."
+                )
             c1, c2 = st.columns([1, 5])
             c1.button(
                 "Stop",
@@ -264,20 +197,7 @@ def run_form(running: bool) -> None:
     )
     st.caption(study_lib.DESCRIPTIONS[study])
     with st.form("studies.form", border=True):
-        c1, c2 = st.columns(2)
-        values = {
-            "preset": c1.radio(
-                "Preset",
-                ("quick", "paper"),
-                horizontal=True,
-                key="studies.preset",
-                help=PRESET_HELP,
-            ),
-            "seed": c2.number_input(
-                "Seed", min_value=0, value=0, step=1, key="studies.seed"
-            ),
-        }
-        values.update(study_inputs(study))
+        values = study_inputs(study)
         submitted = st.form_submit_button(
             "Run study",
             type="primary",
@@ -299,9 +219,10 @@ def run_form(running: bool) -> None:
     if not submitted:
         return
     try:
-        kwargs = study_lib.study_kwargs(study, values, app_state.runs_root())
-        app_state.study_manager().start(study, kwargs, values["preset"])
-    except (StudyError, ValueError, KeyError, OSError) as e:  # ConfigError too
+        params = study_form.to_params(study, values)
+        study_form.precheck(study, params, app_state.runs_root())
+        app_state.study_manager().start(study, params)
+    except (StudyError, ValueError, OSError) as e:  # ConfigError too
         st.error(str(e))
         return
     st.session_state[WAS_RUNNING] = True
@@ -313,6 +234,74 @@ def _metrics(pairs: list[tuple[str, str]]) -> None:
         row = pairs[i : i + 4]
         for col, (label, value) in zip(st.columns(4), row, strict=False):
             col.metric(label, value)
+
+
+def resume_button(row: dict) -> None:
+    """Continue an interrupted study in the background, like a new one."""
+    mgr = app_state.study_manager()
+    c1, c2 = st.columns([1, 5])
+    clicked = c1.button(
+        "Resume",
+        key="studies.resume",
+        icon=":material/play_arrow:",
+        type="primary",
+        disabled=mgr.running(),
+    )
+    c2.caption(
+        "Continues this study with the parameters it was started with: its "
+        "finished runs are kept, an interrupted run resumes from its checkpoint."
+        + (" One study at a time: wait for the running one." if mgr.running() else "")
+    )
+    if not clicked:
+        return
+    try:
+        mgr.resume(row)
+    except (StudyError, ValueError, OSError) as e:
+        st.error(str(e))
+        return
+    st.session_state[WAS_RUNNING] = True
+    st.rerun()
+
+
+def study_runs(sid: str, status: str) -> None:
+    """The study's distillations: runs of the store tagged with the study."""
+    runs = app_state.store().list(study=sid, sort="created", desc=False)
+    if not runs:
+        st.caption("This study has no runs in the store (it distils nothing itself).")
+        return
+    active = [r for r in runs if r.get("status") in m.ACTIVE]
+    with st.expander(f"Runs of this study ({len(runs)})", expanded=bool(active)):
+        st.dataframe(
+            {
+                "id": [r["id"] for r in runs],
+                "name": [r.get("name") or "" for r in runs],
+                "status": [r.get("status") for r in runs],
+                "gen": [
+                    f"{r.get('generation') or 0}/{r.get('total_generations') or '?'}"
+                    for r in runs
+                ],
+                "mean dataset": [r.get("mean_dataset_return") for r in runs],
+                "host": [r.get("host") or "" for r in runs],
+            },
+            hide_index=True,
+            width="stretch",
+            key=f"studies.runs.{sid}",
+            column_config={
+                "mean dataset": st.column_config.NumberColumn(format="%.1f")
+            },
+        )
+        c1, c2, _ = st.columns([1, 1, 2])
+        if c1.button(
+            "Open in Runs", key="studies.open_runs", icon=":material/table_rows:"
+        ):
+            st.session_state[app_state.STUDY_FILTER_KEY] = sid
+            st.session_state[app_state.COMPARE_KEY] = [r["id"] for r in runs]
+            app_state.go("runs")
+        if active and c2.button(
+            "Watch in Live", key="studies.live", icon=":material/monitoring:"
+        ):
+            app_state.select_run(active[-1]["id"])
+            app_state.go("live")
 
 
 def show_study(row: dict) -> None:
@@ -340,8 +329,11 @@ def show_study(row: dict) -> None:
     if isinstance(results, dict) and isinstance(results.get("table"), str):
         with st.expander("Table"):
             st.markdown(results["table"])
+    if s in RESUMABLE:
+        resume_button(row)
     with st.expander("Parameters"):
         st.json(row.get("params") or {}, expanded=1)
+    study_runs(sid, s)
 
     figs = sorted((d / "figures").glob("*.json")) if (d / "figures").is_dir() else []
     for f in figs:

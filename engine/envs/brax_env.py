@@ -6,12 +6,34 @@ AutoResetWrapper (a finished env returns to its cached first state), as the pape
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import warnings
 
 import jax
 import jax.numpy as jnp
 
 from engine.envs.spec import EnvSpec
+
+# Printed by MuJoCo when its optional Warp (NVIDIA GPU) backend is not installed,
+# on every import of Brax: nothing a user of the engine can act on.
+_IMPORT_NOISE = ("Failed to import warp", "Failed to import mujoco_warp")
+
+
+def import_brax_envs():
+    """`brax.envs`, without MuJoCo's "Failed to import warp" lines (other output of
+    the import is printed as usual)."""
+    if "mujoco.mjx.warp" not in sys.modules:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            import mujoco.mjx.warp  # noqa: F401
+        for line in buf.getvalue().splitlines():
+            if not line.startswith(_IMPORT_NOISE):
+                print(line)
+    from brax import envs
+
+    return envs
 
 
 class BraxEnv:
@@ -20,8 +42,7 @@ class BraxEnv:
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from brax import envs
-
+            envs = import_brax_envs()
             self.env = envs.create(
                 spec.name,
                 episode_length=episode_length,

@@ -4,7 +4,9 @@ plotly exports images only through kaleido (and a Chrome). This renderer reads t
 plotly JSON spec itself and knows what the study figures use: scatter (lines,
 markers, error bars), bar, box, violin and heatmap traces, subplot domains, axis
 titles, log and category axes, hidden axes, y axes linked with `matches`, the figure
-title, horizontal line shapes and paper-referenced annotations (subplot titles).
+title, horizontal line shapes and paper-referenced annotations (subplot titles);
+and for the explain figures: scattergl, markers with a colour per point, a symbol
+or text labels, heatmaps at data coordinates, rgb()/rgba() colours.
 """
 
 from __future__ import annotations
@@ -72,6 +74,19 @@ NAMED_COLORSCALES = {
 }
 
 
+def _colour(c):
+    """A matplotlib colour from a plotly one ("rgb(r, g, b)", "rgba(r, g, b, a)",
+    a name or hex)."""
+    if isinstance(c, str) and c.strip().startswith("rgb"):
+        vals = [float(v) for v in c[c.index("(") + 1 : c.index(")")].split(",")]
+        rgb = tuple(v / 255.0 for v in vals[:3])
+        return (*rgb, vals[3]) if len(vals) > 3 else rgb
+    return c
+
+
+_SYMBOLS = {"star": "*", "circle": "o", "square": "s", "diamond": "D", "x": "x"}
+
+
 def _colormap(colorscale):
     """A matplotlib colormap from a plotly colorscale: a name ("gray") or a list of
     (position, colour) pairs."""
@@ -81,6 +96,8 @@ def _colormap(colorscale):
     if not colorscale:
         return "viridis"
     if isinstance(colorscale, str):
+        if colorscale in matplotlib.colormaps:  # "RdBu", "Viridis" is plotly's
+            return colorscale
         name = colorscale.lower()
         if name not in NAMED_COLORSCALES:
             return name if name in matplotlib.colormaps else "viridis"
@@ -98,6 +115,67 @@ def _colormap(colorscale):
             rgb = to_rgb(col)
         stops.append((float(pos), rgb))
     return LinearSegmentedColormap.from_list("plotly", stops)
+
+
+def _numeric(values) -> bool:
+    if values is None:
+        return False
+    arr = np.asarray(values)
+    return arr.ndim == 1 and arr.size > 0 and arr.dtype.kind in "iuf"
+
+
+def _styled_markers(tr: dict) -> bool:
+    """Markers drawn one by one (numeric axes): a colour per point, a symbol, or
+    text labels."""
+    marker = tr.get("marker") or {}
+    mode = tr.get("mode") or "lines+markers"
+    numeric = _numeric(tr.get("x")) and _numeric(tr.get("y"))
+    return (
+        numeric
+        and "lines" not in mode
+        and (
+            isinstance(marker.get("color"), list | tuple)
+            or marker.get("symbol") is not None
+            or "text" in mode
+        )
+    )
+
+
+def _scatter_points(ax, tr: dict, color, label) -> None:
+    """A markers(+text) trace: per-point colours (names or numbers on the trace's
+    colorscale), plotly's symbol and size, an edge line and the point texts."""
+    marker = tr.get("marker") or {}
+    x = np.asarray(tr["x"], np.float64)
+    y = np.asarray(tr["y"], np.float64)
+    mc = marker.get("color")
+    kw: dict = {}
+    if isinstance(mc, list | tuple) and len(mc) == len(x):
+        if _numeric(mc):
+            kw = {
+                "c": np.asarray(mc, float),
+                "cmap": _colormap(marker.get("colorscale")),
+            }
+        else:
+            kw = {"c": [_colour(c) for c in mc]}
+    else:
+        kw = {"color": color}
+    edge = (marker.get("line") or {}).get("color")
+    size = float(marker.get("size") or 6)
+    ax.scatter(
+        x,
+        y,
+        s=size**2 * 0.5,
+        marker=_SYMBOLS.get(marker.get("symbol"), "o"),
+        edgecolors=_colour(edge) if edge else "none",
+        linewidths=(marker.get("line") or {}).get("width", 0.8) if edge else 0,
+        label=label,
+        zorder=3,
+        **kw,
+    )
+    for xv, yv, t in zip(x, y, tr.get("text") or (), strict=False):
+        ax.annotate(
+            str(t), (xv, yv), xytext=(5, 4), textcoords="offset points", fontsize=8
+        )
 
 
 def write_png(spec: dict, path: str | os.PathLike, dpi: int = 100) -> None:
@@ -177,7 +255,12 @@ def write_png(spec: dict, path: str | os.PathLike, dpi: int = 100) -> None:
         name = tr.get("name")
         label = name if tr.get("showlegend") is not False and name else None
         kind = tr.get("type", "scatter")
-        if kind == "scatter":
+        if kind == "scattergl":  # WebGL scatter: the same drawing here
+            kind = "scatter"
+        color = _colour(color)
+        if kind == "scatter" and _styled_markers(tr):
+            _scatter_points(ax, tr, color, label)
+        elif kind == "scatter":
             y = np.asarray(tr["y"], np.float64)
             x = np.asarray(tr["x"] if tr.get("x") is not None else range(len(y)))
             mode = tr.get("mode") or "lines+markers"
@@ -266,6 +349,18 @@ def write_png(spec: dict, path: str | os.PathLike, dpi: int = 100) -> None:
             kw = {}
             if tr.get("zmin") is not None and tr.get("zmax") is not None:
                 kw = {"vmin": tr["zmin"], "vmax": tr["zmax"]}
+            if _numeric(tr.get("x")) and _numeric(tr.get("y")):
+                # Cells at data coordinates, so traces drawn on top line up.
+                ax.pcolormesh(
+                    np.asarray(tr["x"], float),
+                    np.asarray(tr["y"], float),
+                    z,
+                    cmap=_colormap(tr.get("colorscale")),
+                    shading="nearest",
+                    alpha=tr.get("opacity"),
+                    **kw,
+                )
+                continue
             reversed_y = axis("y", key[1]).get("autorange") == "reversed"
             ax.imshow(
                 z,

@@ -24,10 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from engine import safe_files
 from engine.atomic import atomic_write
 from engine.runs.errors import RunError
 
 CKPT_RE = re.compile(r"^ckpt_(\d{8})\.npz$")
+MAX_FILE_BYTES = 16 * 2**30
+"""Largest checkpoint read (its arrays are at most its size: see `read`)."""
 
 
 def checkpoint_name(generation: int) -> str:
@@ -102,13 +105,24 @@ def save(
 
 
 def read(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of a checkpoint file (no pickle)."""
+    """All arrays of a checkpoint file (no pickle), checked before they are read.
+
+    A checkpoint is written uncompressed, so its arrays never hold more than its
+    file: a member that declares more is refused before inflating (peak memory:
+    the file's size). `restore` then checks shapes against the run's ES state.
+    """
+    path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: np.array(z[k]) for k in z.files}
-    except FileNotFoundError:
-        raise RunError(f"no checkpoint at {path}") from None
-    except (OSError, ValueError, EOFError) as e:
+        size = safe_files.regular_file_size(path, MAX_FILE_BYTES, "a checkpoint")
+        with safe_files.NpzReader(path, "a checkpoint", size, size) as z:
+            out = {}
+            for k in z.names:
+                kinds = safe_files.TEXT if k == "meta" else safe_files.NUMERIC
+                out[k] = z.read(k, kinds)
+            return out
+    except safe_files.UnsafeFileError as e:
+        if not os.path.exists(path):
+            raise RunError(f"no checkpoint at {path}") from None
         raise RunError(f"checkpoint {path} is unreadable: {e}") from None
 
 

@@ -1,14 +1,16 @@
 """CLI commands of the run store: `hades runs ...`, `hades resume`, `hades fork`.
 
 `register(subparsers)` adds them to the `hades` parser; every handler is
-`func(args) -> int` (0 ok, 1 the run failed, 2 a usage or store error, 130
-interrupted). Each takes ``--runs ROOT`` (default: `default_root()`).
+`func(args) -> int` (0 ok, 1 the run failed, 130 interrupted) and lets errors
+reach `engine.cli.main`, which ends a `RunError` or a bad input as one line and
+exit 2. Each takes ``--runs ROOT`` (default: `default_root()`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -16,6 +18,7 @@ import threading
 import time
 
 from engine.config import parse_overrides
+from engine.progress import bar, format_duration
 from engine.runs.errors import RunError
 from engine.runs.index import SORT_KEYS
 from engine.runs.store import RunStore, jsonable
@@ -26,27 +29,14 @@ def _num(x, fmt: str = ".1f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def format_duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
-
-
 def format_progress(event: dict) -> str:
     """One line for a progress event: generation, fitness mean/max, mean-dataset
     return, sigma, lr, s/gen, ETA and, apart, compile time."""
     gen = event.get("generation", 0)
     total = event.get("total_generations") or "?"
-    bar = ""
+    head = f"gen {gen}/{total}"
     if isinstance(total, int) and total > 0:
-        filled = min(20, int(20 * gen / total))
-        bar = "[" + "#" * filled + "-" * (20 - filled) + "] "
-    head = f"{bar}gen {gen}/{total}"
+        head = f"{bar(gen, total)} {head}"
     if event.get("kind") == "status" or not event.get("metrics"):
         msg = event.get("message") or ""
         return f"{head} | {event.get('status')}" + (f": {msg}" if msg else "")
@@ -95,8 +85,8 @@ def _table(rows: list[dict]) -> str:
                 v = f"{v}/{r.get('total_generations')}"
             elif isinstance(v, float):
                 v = f"{v:.1f}"
-            elif k == "status" and r.get("message") and v == "failed":
-                v = f"failed: {r['message'][:40]}"
+            elif k == "status" and r.get("message") and v in ("failed", "damaged"):
+                v = f"{v}: {r['message'][:60]}"
             line.append("" if v is None else str(v))
         cells.append(line)
     widths = [max(len(c[i]) for c in cells) for i in range(len(cols))]
@@ -111,25 +101,9 @@ def _store(args) -> RunStore:
     return RunStore(getattr(args, "runs", None))
 
 
-def _guard(fn):
-    def wrapped(args) -> int:
-        try:
-            return fn(args)
-        except RunError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except ValueError as e:  # ConfigError included
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
-
-
-@_guard
 def cmd_list(args) -> int:
-    rows = _store(args).list(
+    store = _store(args)
+    rows = store.list(
         env=args.env,
         status=args.status,
         sort=args.sort,
@@ -137,16 +111,17 @@ def cmd_list(args) -> int:
         study=args.study,
         sweep=args.sweep,
     )
+    if store.index_problem:
+        print(f"hades: warning: {store.index_problem}", file=sys.stderr)
     if args.json:
         print(json.dumps(jsonable(rows)))
     elif rows:
         print(_table(rows))
     else:
-        print(f"no runs under {_store(args).root}")
+        print(f"no runs under {store.root}")
     return 0
 
 
-@_guard
 def cmd_show(args) -> int:
     store = _store(args)
     info = store.get(args.run)
@@ -191,21 +166,42 @@ def cmd_show(args) -> int:
     return 0
 
 
-@_guard
 def cmd_reindex(args) -> int:
     n = _store(args).reindex()
     print(f"indexed {n} runs under {_store(args).root}")
     return 0
 
 
-@_guard
 def cmd_export(args) -> int:
-    out = _store(args).export(args.run, args.out, checkpoints=args.checkpoints)
-    print(out)
-    return 0
+    if (args.out is None) == (args.to is None):
+        raise RunError("give one of --out FILE.zip or --to tensorboard [DIR] | wandb")
+    if args.out is not None:
+        out = _store(args).export(args.run, args.out, checkpoints=args.checkpoints)
+        print(out)
+        return 0
+    from engine.trackers import export_run
+
+    name, *rest = args.to
+    if len(rest) > 1 or (rest and name != "tensorboard"):
+        raise RunError(
+            f"--to {' '.join(args.to)}: use --to tensorboard [DIR] or --to wandb"
+        )
+    run_dir = _store(args).resolve(args.run)
+    res = export_run(run_dir, [name], tensorboard_dir=rest[0] if rest else None)
+    if args.json:
+        print(json.dumps(jsonable({"run_id": run_dir.name, **res})))
+    elif not res["failed"]:
+        print(
+            f"exported {run_dir.name} to {name}: {res['rows']} generation rows"
+            + (
+                f", dataset pictures at generation {res['media_generation']}"
+                if res["media_generation"] is not None
+                else ""
+            )
+        )
+    return 1 if res["failed"] else 0
 
 
-@_guard
 def cmd_delete(args) -> int:
     store = _store(args)
     run_dir = store.resolve(args.run)
@@ -234,16 +230,24 @@ def run_foreground(
     generations: int | None = None,
     header: bool = True,
     executor: str = "cli",
+    restart: bool = False,
+    trackers=None,
+    peers=None,
 ) -> int:
     """Run `runner` here with a progress line per chunk; Ctrl-C or SIGTERM stop it
     (checkpoint written, status stopped). Prints a final JSON line with --json.
-    Other processes steer it with `hades control` (through the store)."""
+    Other processes steer it with `hades control` (through the store).
+    `trackers` (`engine.trackers.Trackers`) get every progress event and are
+    closed when the run ends. `peers`: the `Leader` of a run over several
+    processes (`run_distributed`)."""
     runner.executor = executor
     out = sys.stderr if json_out else sys.stdout
     if header and not quiet:
         print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
 
     def progress(ev: dict) -> None:
+        if trackers is not None:
+            trackers.progress(ev)
         stale = ev.get("stale_lock")
         if stale:
             print(stale_lock_note(runner.run_id, stale), file=sys.stderr, flush=True)
@@ -258,7 +262,9 @@ def run_foreground(
 
         old = signal.signal(signal.SIGTERM, on_term)
     try:
-        summary = runner.run(progress_fn=progress, generations=generations)
+        summary = runner.run(
+            progress_fn=progress, generations=generations, restart=restart, peers=peers
+        )
     except KeyboardInterrupt:
         summary = {
             "run_id": runner.run_id,
@@ -273,6 +279,8 @@ def run_foreground(
         if old is not None:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, old)
+        if trackers is not None:
+            trackers.close("stopped")
     if json_out:
         print(json.dumps(jsonable(summary)), flush=True)
     elif not quiet:
@@ -282,22 +290,170 @@ def run_foreground(
             f"{summary['seconds']:.1f} s -> {summary['dataset']}",
             flush=True,
         )
-    return 0 if summary["status"] in ("finished", "stopped") else 1
+    if summary["status"] == "failed":
+        print(
+            f"hades: run {summary['run_id']} failed: {summary['message']}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    return 0
 
 
-@_guard
+def _left(runner, generations: int | None) -> int:
+    """Generations a resume of `runner` still has to run."""
+    st = runner.store.read_status(runner.run_id) or {}
+    total = generations or st.get("total_generations") or runner.cfg.outer.generations
+    done = st.get("checkpoint_generation", st.get("generation")) or 0
+    return max(0, int(total) - int(done))
+
+
 def cmd_resume(args) -> int:
+    from engine.runs.preflight import check_run_length
     from engine.runs.runner import Runner
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
+    check_tracker_flags(args)
+    if getattr(args, "distributed", False):
+
+        def make():
+            runner = Runner.open(args.run, root=args.runs)
+            check_devices(runner.cfg)
+            return runner
+
+        return run_distributed(args, make, args.generations)
     runner = Runner.open(args.run, root=args.runs)
-    return run_foreground(runner, args.json, args.quiet, args.generations)
+    check_run_length(
+        runner.cfg,
+        runner.store,
+        _left(runner, args.generations),
+        yes=args.yes,
+        quiet=args.quiet,
+    )
+    trackers = trackers_for(args, runner, "resume")
+    return run_foreground(
+        runner,
+        args.json,
+        args.quiet,
+        args.generations,
+        restart=args.restart,
+        trackers=trackers,
+    )
 
 
-@_guard
+# A run over several processes ----------
+def add_distributed_flags(p: argparse.ArgumentParser) -> None:
+    """--distributed and one flag per `engine.runtime.DistributedSpec` field."""
+    import typing
+
+    from engine.config import field_docs
+    from engine.runtime import DistributedSpec
+
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="One run over several processes (jax.distributed): every device of "
+        "every process evaluates the population; process 0 writes the run. Under "
+        "SLURM or Open MPI the settings below are detected.",
+    )
+    docs = field_docs(DistributedSpec)
+    hints = typing.get_type_hints(DistributedSpec)
+    for f in dataclasses.fields(DistributedSpec):
+        kind = str if hints[f.name] in (str, str | None) else int
+        extra = "" if f.default is None else f" Default: {f.default}."
+        p.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=kind,
+            default=None,
+            metavar="HOST:PORT" if kind is str else "N",
+            help=docs.get(f.name, "") + extra,
+        )
+
+
+def distributed_spec(args):
+    """The `DistributedSpec` of `--distributed` (None without it); DistributedError
+    when its flags are given without it or contradict each other."""
+    from engine.runtime import DistributedError, DistributedSpec
+
+    names = DistributedSpec.field_names()
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if not getattr(args, "distributed", False):
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise DistributedError(f"{flags} go with --distributed")
+        return None
+    spec = DistributedSpec(**given)
+    spec.check()
+    return spec
+
+
+def check_devices(cfg) -> None:
+    """RunError unless the population splits evenly over every device of the run."""
+    import jax
+
+    n = jax.device_count()
+    if cfg.outer.population % n:
+        raise RunError(
+            f"outer.population {cfg.outer.population} does not split over the {n} "
+            f"devices of the {jax.process_count()} processes: use a multiple of {n}"
+        )
+
+
+def _line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def run_distributed(args, make_runner, generations: int | None = None) -> int:
+    """Process 0 makes the run (`make_runner()`) and executes it, leading the
+    others; every other process follows it (`engine.runs.distributed`)."""
+    from engine import multihost
+    from engine.runs.distributed import Leader, follow
+
+    who = f"process {multihost.index()} of {multihost.count()}"
+    if not multihost.is_leader():
+        try:
+            summary = follow()
+        except multihost.PeerLostError as e:
+            print(f"hades: {e}", file=sys.stderr, flush=True)
+            return 1
+        except RunError as e:
+            print(f"hades: {who}: {e}", file=sys.stderr, flush=True)
+            return 2
+        if args.json:
+            print(json.dumps(jsonable(summary)), flush=True)
+        elif not args.quiet:
+            print(
+                f"{who}: followed run {summary['run_id']} to generation "
+                f"{summary['generations']}/{summary['total_generations']} "
+                f"({summary['status']})",
+                flush=True,
+            )
+        ok = summary["status"] in ("finished", "stopped") and summary["replicas_agree"]
+        return 0 if ok else 1
+    leader = Leader()
+    try:
+        runner = make_runner()
+        return run_foreground(
+            runner, args.json, args.quiet, generations, executor="cli", peers=leader
+        )
+    except multihost.PeerLostError as e:
+        print(f"hades: {e}", file=sys.stderr, flush=True)
+        return 1
+    except BaseException as e:
+        leader.abort(_line(e))  # the followers stop with the leader's reason
+        raise
+
+
 def cmd_fork(args) -> int:
+    from engine.runs.preflight import check_run_length
     from engine.runs.runner import Runner
+    from engine.trackers.cli import check_tracker_flags, trackers_for
 
     overrides = parse_overrides(args.set)
+    if not args.no_run:
+        check_tracker_flags(args)
     t0 = time.time()
     runner = Runner.fork(
         args.run, overrides, root=args.runs, name=args.name, generation=args.generation
@@ -321,7 +477,21 @@ def cmd_fork(args) -> int:
                 )
             )
         return 0
-    return run_foreground(runner, args.json, args.quiet)
+    try:
+        check_run_length(
+            runner.cfg,
+            runner.store,
+            runner.cfg.outer.generations - int(parent["generation"] or 0)
+            if parent["inherit"] != "none"
+            else None,
+            yes=args.yes,
+            quiet=args.quiet,
+        )
+    except RunError:
+        runner.store.delete(runner.run_dir)  # refused: the fork never started
+        raise
+    trackers = trackers_for(args, runner, "fork")
+    return run_foreground(runner, args.json, args.quiet, trackers=trackers)
 
 
 # control ----------
@@ -362,7 +532,6 @@ def _ack_line(run_id: str, st: dict) -> str:
     return "; ".join(parts) + f" ({who})"
 
 
-@_guard
 def cmd_control(args) -> int:
     """pause | continue | stop | set knob=value...: steer an active run."""
     from engine.runs.control import check_knobs, send
@@ -427,6 +596,20 @@ def cmd_control(args) -> int:
 
 
 # Registration ----------
+def add_start_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of every command that starts a run: --log and --tensorboard-dir
+    (experiment trackers) and --yes (start a run estimated above an hour on a CPU)."""
+    from engine.trackers.cli import add_tracker_flags
+
+    add_tracker_flags(p)
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="Start even when the estimate is above an hour on a CPU (in a "
+        "terminal such a run starts only with --yes; elsewhere it warns and starts).",
+    )
+
+
 def _runs_opt(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs",
@@ -492,11 +675,22 @@ def register(subparsers) -> None:
     _runs_opt(p)
     p.set_defaults(func=cmd_reindex)
 
-    p = sub.add_parser("export", help="zip a run directory")
+    p = sub.add_parser(
+        "export", help="zip a run directory, or log it to TensorBoard or W&B"
+    )
     _runs_opt(p)
     p.add_argument("run")
-    p.add_argument("--out", required=True, help="zip file to write")
+    p.add_argument("--out", help="zip file to write")
     p.add_argument("--checkpoints", default="last", choices=("last", "all", "none"))
+    p.add_argument(
+        "--to",
+        nargs="+",
+        metavar="TRACKER [DIR]",
+        help="log the run to an experiment tracker instead: 'tensorboard [DIR]' "
+        "(event files in DIR/<run id>, default the run folder's tensorboard/) or "
+        "'wandb' (honours WANDB_MODE=offline, WANDB_PROJECT)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON line")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("delete", help="delete a run (not while it runs)")
@@ -513,12 +707,22 @@ def register(subparsers) -> None:
         default=None,
         help="new target generation count (extends a finished run)",
     )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start the run over from its beginning on purpose: its metrics rows, "
+        "checkpoints and dataset are replaced (without it, a run with history but "
+        "no usable checkpoint is refused)",
+    )
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_start_flags(p)
+    add_distributed_flags(p)
     p.set_defaults(func=cmd_resume)
 
     p = subparsers.add_parser(
-        "fork", help="new run from a run's checkpoint with changed settings"
+        "fork",
+        help="new run from a run's checkpoint (or its dataset) with changed settings",
     )
     _runs_opt(p)
     p.add_argument("run", help="parent run")
@@ -542,15 +746,22 @@ def register(subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_start_flags(p)
     p.set_defaults(func=cmd_fork)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m engine.runs.cli runs list`)."""
+    """Standalone entry (`python -m engine.runs.cli runs list`). The `hades`
+    command's error boundary is `engine.cli.main` (this layer may not import it);
+    here a RunError or a bad input still ends in one line, exit 2."""
     parser = argparse.ArgumentParser(prog="hades")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (RunError, ValueError, OSError) as e:
+        print(f"hades: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

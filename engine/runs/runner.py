@@ -28,19 +28,31 @@ from typing import Any
 
 import numpy as np
 
+from engine import multihost
 from engine.atomic import atomic_write
+from engine.memory_estimate import check_memory
 from engine.runs import checkpoint as ckpt_lib
-from engine.runs.control import Control, read_commands, sync_from_store
+from engine.runs.control import (
+    RUN,
+    STOP,
+    WAIT,
+    Control,
+    read_commands,
+    sync_from_store,
+)
 from engine.runs.errors import RunError
 from engine.runs.lock import STALE_MIN_SECONDS, RunLock, process_record
 from engine.runs.store import (
+    NO_SPACE,
     RunPaths,
     RunStore,
     append_lines,
+    disk_full,
     estimate_bytes,
     jsonable,
     read_json,
     read_metrics_file,
+    scan_metrics_file,
     write_json,
 )
 
@@ -99,10 +111,15 @@ def shared_distiller(cfg, obs_stats=None):
 
 def load_obs_stats(paths: RunPaths):
     """(mean, var) saved with a run, or None."""
+    from engine.obs_stats import read_npz
+    from engine.safe_files import UnsafeFileError
+
     if not paths.obs_stats.is_file():
         return None
-    with np.load(paths.obs_stats, allow_pickle=False) as z:
-        return np.array(z["mean"]), np.array(z["var"])
+    try:
+        return read_npz(paths.obs_stats)
+    except UnsafeFileError as e:
+        raise RunError(f"{e} (delete it to re-estimate the statistics)") from None
 
 
 def save_obs_stats(paths: RunPaths, mean, var) -> None:
@@ -131,9 +148,7 @@ class Runner:
         self.store = store
         self.run_dir = Path(run_dir)
         self.paths = RunPaths(self.run_dir)
-        self.meta = read_json(self.paths.config)
-        if self.meta is None:
-            raise RunError(f"{self.paths.config} is missing or unreadable")
+        self.meta = store.read_config(self.run_dir)  # RunError: damaged
         from engine.config import HadesConfig
 
         self.cfg = HadesConfig.from_dict(self.meta["config"])
@@ -165,13 +180,17 @@ class Runner:
         **settings,
     ) -> Runner:
         """A new run (status queued). `settings` override DEFAULT_SETTINGS;
-        `labels` tag it (study, sweep, slot: see `RunStore.create`)."""
+        `labels` tag it (study, sweep, slot: see `RunStore.create`).
+
+        Raises `MemoryEstimateError`, before the run directory is made, when the
+        config's memory estimate exceeds this device's memory."""
         unknown = set(settings) - set(DEFAULT_SETTINGS)
         if unknown:
             raise TypeError(
                 f"unknown runner settings {sorted(unknown)}; known: "
                 f"{sorted(DEFAULT_SETTINGS)}"
             )
+        check_memory(cfg)  # before anything is written or compiled
         store = root if isinstance(root, RunStore) else RunStore(root)
         info = store.create(
             cfg,
@@ -214,9 +233,11 @@ class Runner:
         Same ES state shapes (e.g. another population or network for OpenES): the
         child starts from the parent's full ES state at its generation; lr, sigma
         and temperature given in `overrides` are applied to it. Other shapes but the
-        same dataset shape: only the ES mean is carried over. Otherwise the child
-        starts from scratch at generation 0. config.json records the parent's id,
-        generation, overrides and what was inherited.
+        same dataset shape: only the ES mean is carried over. A parent without a
+        readable checkpoint but with a dataset of that shape: the ES mean starts at
+        its dataset, at the dataset's generation (inherit "dataset"). Otherwise the
+        child starts from scratch at generation 0. config.json records the parent's
+        id, generation, overrides and what was inherited.
         """
         parent_runner = cls.open(parent, root)
         store = parent_runner.store
@@ -263,6 +284,9 @@ class Runner:
                 and flat["state/mean"].shape == np.shape(tmpl["mean"])
             ):
                 inherit = "mean"
+        if flat is None and generation is None:
+            gen, src = _dataset_start(parent_runner, cfg, same_space)
+            inherit = "dataset" if src is not None else "none"
         start = gen if inherit != "none" else 0
         if cfg.outer.generations <= start:
             raise RunError(
@@ -285,7 +309,9 @@ class Runner:
             parent=record,
             **{k: v for k, v in runner_settings.items() if k in DEFAULT_SETTINGS},
         )
-        if inherit != "none":
+        if inherit == "dataset":
+            shutil.copyfile(src, child.paths.parent_dataset)
+        elif inherit != "none":
             shutil.copyfile(src, child.paths.parent_checkpoint)
         if obs_stats is not None:
             save_obs_stats(child.paths, *obs_stats)
@@ -297,30 +323,90 @@ class Runner:
         progress_fn: Callable[[dict], Any] | None = None,
         control: Control | None = None,
         generations: int | None = None,
+        restart: bool = False,
+        peers=None,
     ) -> dict:
         """Run (or resume) to `generations` (default: the run's target).
+
+        A run with metrics rows or a dataset but no usable checkpoint is refused
+        (RunError naming `hades fork` and `--restart`) unless `restart`: then it
+        starts over on purpose, its rows and checkpoints deleted.
+        `peers`: an `engine.runs.distributed.Leader` when this process leads a run
+        over several processes (it tells them the start and every decision).
 
         Returns a summary dict: run_dir, run_id, generations, total_generations,
         best_fitness, mean_dataset_return, seconds, status, message, dataset,
         compile_seconds, nan_total, stale_lock. Raises RunError, before writing
         anything, when the root is unwritable or (nearly) full, or when another
-        live process (or thread) writes the run. An exception inside the run marks it
-        failed (with the message) and is re-raised; Ctrl-C marks it stopped.
+        live process (or thread) writes the run; `MemoryEstimateError` when the
+        config's memory estimate exceeds the device's. A full disk during the run
+        ends it with status failed ("no space left on device"). An exception
+        inside the run marks it failed (with the message) and is re-raised;
+        Ctrl-C marks it stopped.
         A run whose whole population has NaN/inf fitness for `nan_patience`
         consecutive generations ends with status failed (no exception).
         """
         self.control = control if control is not None else Control()
+        self._peers = peers
         # Launch check (a resume too): an unwritable or full root fails here
         s = self.settings
         self.store.check_writable(
             estimate_bytes(self.cfg, s["keep_last"], s["keep_every"])
         )
+        check_memory(self.cfg)  # this device may have less than the creator's
         if not self._lock.held:
             self._lock.acquire()
         try:
+            self._restart = bool(restart)
+            if not restart:
+                self._refuse_history_loss()
             return self._run(progress_fn, self.control, generations)
         finally:
             self._lock.release()
+
+    def _refuse_history_loss(self) -> None:
+        """RunError when starting would delete metrics rows or the dataset because
+        no checkpoint of the run can be read (a restart must be asked for)."""
+        for _, path in reversed(ckpt_lib.list_checkpoints(self.paths.checkpoints)):
+            try:
+                ckpt_lib.read(path)
+                return  # resumable (a shape mismatch later fails loudly)
+            except RunError:
+                continue
+        start = self._parent_start()
+        rows, _ = scan_metrics_file(self.paths.metrics)
+        lost = [
+            r["generation"]
+            for r in rows
+            if "event" not in r and r.get("generation", 0) > start
+        ]
+        dataset = self.paths.dataset.is_file() and (start == 0 or lost)
+        if not lost and not dataset:
+            return
+        what = []
+        if lost:
+            what.append(
+                f"{len(lost)} metrics rows (generations {min(lost)}-{max(lost)})"
+            )
+        if dataset:
+            what.append("a dataset")
+        raise RunError(
+            f"run {self.run_id} has {' and '.join(what)} but no usable checkpoint: "
+            f"resuming would start again from generation {start} and delete "
+            f"them. Continue from its dataset in a new run with `hades fork "
+            f"{self.run_id}`, or start this run over on purpose with `hades resume "
+            f"{self.run_id} --restart`"
+        )
+
+    def _parent_start(self) -> int:
+        """The generation a run without checkpoints starts from (its fork point)."""
+        parent = self.meta.get("parent") or {}
+        inherit = parent.get("inherit", "none") if isinstance(parent, dict) else "none"
+        if inherit in ("state", "mean") and self.paths.parent_checkpoint.is_file():
+            return int(ckpt_lib.read(self.paths.parent_checkpoint)["generation"])
+        if inherit == "dataset" and self.paths.parent_dataset.is_file():
+            return int(parent.get("generation") or 0)
+        return 0
 
     def final_state(self):
         """(distiller, es_state, generation) of the run's last checkpoint: what a
@@ -423,6 +509,10 @@ class Runner:
         """(es_state, es_params, generation, origin) to start from."""
         state_t, params_t = d.init()
         ckpts = ckpt_lib.list_checkpoints(self.paths.checkpoints)
+        if self._restart:  # asked for: the run's own checkpoints go
+            for _, path in ckpts:
+                path.unlink(missing_ok=True)
+            ckpts = []
         run_key = np.asarray(d.run_key, np.uint32)
         for g, path in reversed(ckpts):
             try:
@@ -477,6 +567,16 @@ class Runner:
                     d.init_key, jax.tree.map(jnp.asarray, mean), params
                 )
             return state, params, gen, "parent"
+        if inherit == "dataset" and self.paths.parent_dataset.is_file():
+            import jax
+            import jax.numpy as jnp
+
+            from engine import dataset as ds_lib
+
+            mean = ds_lib.load(self.paths.parent_dataset).to_solution()
+            params = d.strategy.default_params(temperature=self.temperature)
+            state = d.strategy.init(d.init_key, jax.tree.map(jnp.asarray, mean), params)
+            return state, params, self._parent_start(), "parent"
         return state_t, params_t, 0, "scratch"
 
     def _clean_temp_files(self) -> None:
@@ -549,24 +649,19 @@ class Runner:
     def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):
         applied, rejected, previous = {}, {}, {}
         strategy = d.strategy
+        # This process's copy (a distributed run's state is a global array; the
+        # next chunk places the changed copy again).
+        es_state, es_params = multihost.local((es_state, es_params))
         for k, v in changes.items():
             try:
                 if k == "lr":
                     previous[k] = _float(strategy.lr(es_state))
-                    es_state = strategy.set_lr(es_state, v)
                 elif k == "sigma":
                     previous[k] = _float(strategy.sigma(es_state))
-                    es_state = strategy.set_sigma(es_state, v)
-                elif k == "temperature":
-                    if self.cfg.outer.strategy != "SNES":
-                        raise ValueError(
-                            f"{self.cfg.outer.strategy} has no temperature (SNES only)"
-                        )
+                es_state, es_params = strategy.set_knob(es_state, es_params, k, v)
+                if k == "temperature":
                     previous[k] = self.temperature
-                    es_params = strategy.default_params(temperature=v)
                     self.temperature = v
-                else:
-                    raise ValueError(f"unknown knob {k}")
                 applied[k] = v
             except ValueError as e:
                 rejected[k] = str(e)
@@ -624,6 +719,11 @@ class Runner:
             self._clean_temp_files()
             d = self.distiller = self._distiller()
             es_state, es_params, gen, origin = self._initial_state(d)
+            if self._peers is not None:
+                es_state, es_params = self._peers.start(
+                    self.run_id, d, es_state, es_params, gen, total
+                )
+                self.status["distributed"] = dict(self._peers.info)
             if gen == 0 or origin != "checkpoint":
                 self._ckpt_gen = None
             else:
@@ -637,6 +737,8 @@ class Runner:
             }
             if dropped:
                 start_row["dropped_rows"] = dropped
+            if self._restart:
+                start_row["restart"] = True
             if stale:
                 start_row["stale_lock"] = {k: stale.get(k) for k in ("pid", "host")}
             self._event(
@@ -663,7 +765,16 @@ class Runner:
             )
             raise
         except BaseException as e:
-            msg = f"{type(e).__name__}: {e}"
+            msg = (
+                self._no_space_message(e)
+                if disk_full(e)
+                else f"{type(e).__name__}: {e}"
+            )
+            if isinstance(e, multihost.PeerLostError):
+                msg += (
+                    f"; resume from the last checkpoint with: hades resume "
+                    f"{self.run_id} --distributed"
+                )
             gen = self.status.get("generation", 0)
             with contextlib.suppress(Exception):
                 if self._state is not None:
@@ -679,6 +790,13 @@ class Runner:
             raise
 
     _state: tuple | None = None
+    _restart = False
+    _peers = None
+
+    def _tell(self, kind: int, knobs: dict | None = None) -> None:
+        """The decision before a chunk, to the other processes of a distributed run."""
+        if self._peers is not None:
+            self._peers.decide(kind, knobs)
 
     # Between chunks ----------
     def _sync_control(self, control: Control) -> None:
@@ -700,13 +818,43 @@ class Runner:
     def _heartbeat(self) -> dict:
         return {"heartbeat": time.time(), "stale_min": self.settings["stale_min"]}
 
+    def _stop_on_full_disk(self, hook, stop_result):
+        """`hook` that turns a full disk into the end of the run (status failed,
+        "no space left on device") instead of an exception: the driver stops at
+        this chunk boundary and the checkpoints written so far stay as they are."""
+
+        def guarded(*args):
+            try:
+                return hook(*args)
+            except OSError as e:
+                if not disk_full(e):
+                    raise
+                self._disk_full = e
+                self._end = ("failed", self._no_space_message(e))
+                return stop_result(*args)
+
+        return guarded
+
+    def _no_space_message(self, e: OSError) -> str:
+        where = f" (writing {Path(e.filename).name})" if e.filename else ""
+        kept = self._ckpt_gen if self._ckpt_gen is not None else "none"
+        return (
+            f"{NO_SPACE}{where}: the run stopped; checkpoints up to generation "
+            f"{kept} are kept. Free space, then `hades resume {self.run_id}`"
+        )
+
     def _before_chunk(self, control: Control, progress_fn):
         """The driver's `control` hook: store commands, pause, stop, live knobs."""
+        return self._stop_on_full_disk(
+            self._control_hook(control, progress_fn), lambda s, p, g: (s, p, True)
+        )
 
+    def _control_hook(self, control: Control, progress_fn):
         def hook(es_state, es_params, gen):
             self._sync_control(control)
             if self._end is not None or control.stopped:
                 self._end = self._end or ("stopped", "stopped by user")
+                self._tell(STOP)
                 return es_state, es_params, True
             if control.paused:
                 self._event("pause", generation=gen)
@@ -716,18 +864,24 @@ class Runner:
                 while control.paused and not control.stopped:
                     control.wait_while_paused(timeout=min(wait, 0.5))
                     self._sync_control(control)
+                    # The other processes wait in short rounds (no collective
+                    # stays open for the whole pause) and see a death at once.
+                    self._tell(WAIT)
                     if time.time() - self.status.get("heartbeat", 0) >= wait:
                         self._write_status(force_index=False)
                 if control.stopped:
                     self._end = ("stopped", "stopped by user")
+                    self._tell(STOP)
                     return es_state, es_params, True
                 self._event("unpause", generation=gen)
             changes = control.take_pending()
+            applied = {}
             if changes:
-                es_state, es_params, _, _ = self._apply_changes(
+                es_state, es_params, applied, _ = self._apply_changes(
                     self.distiller, es_state, es_params, changes, gen
                 )
                 self._state = (es_state, es_params, gen)
+            self._tell(RUN, applied)
             length = min(self.cfg.outer.chunk, self._total - gen)
             compiling = length not in self.distiller.compiled_lengths
             want = "compiling" if compiling else "running"
@@ -743,6 +897,9 @@ class Runner:
     def _after_chunk(self, progress_fn):
         """The driver's `progress_fn`: metrics, NaN policy, checkpoint, dataset,
         status (with heartbeat and ETA) and the progress event."""
+        return self._stop_on_full_disk(self._progress_hook(progress_fn), lambda r: None)
+
+    def _progress_hook(self, progress_fn):
         d = self.distiller
         cfg = self.cfg
         population = cfg.outer.population
@@ -837,6 +994,7 @@ class Runner:
         self._nan_run = 0
         self._spg_est = None
         self._end: tuple[str, str] | None = None
+        self._disk_full: OSError | None = None
         self._t_chunk = time.perf_counter()
         self._state = (es_state, es_params, gen)
         es_state, es_params, gen = d.run(
@@ -848,16 +1006,30 @@ class Runner:
             control=self._before_chunk(control, progress_fn),
         )
         end_status, message = self._end or ("finished", "")
-        # The end: checkpoint, dataset, status
-        self._checkpoint(d, es_state, es_params, gen)
-        if self._dataset_gen != gen or not self.paths.dataset.is_file():
-            self._write_dataset(d, es_state, gen)
+        # The end: checkpoint, dataset, status (on a full disk the status only)
+        full = self._disk_full is not None
+        if not full:
+            self._checkpoint(d, es_state, es_params, gen)
+            if self._dataset_gen != gen or not self.paths.dataset.is_file():
+                self._write_dataset(d, es_state, gen)
+        if self._peers is not None:
+            digests = self._peers.finish(es_state)
+            agree = len(set(digests)) == 1
+            self.status["distributed"].update(state_digests=digests, agree=agree)
+            if not agree:
+                end_status, message = (
+                    "failed",
+                    f"the processes' copies of the ES state differ at generation "
+                    f"{gen} (digests {', '.join(x[:8] for x in digests)}): a bug; "
+                    "the leader's copy was saved",
+                )
         self.status["generation"] = gen
         kind = {"finished": "finish", "stopped": "stop", "failed": "fail"}[end_status]
         row = {"generation": gen}
         if message:
             row["message"] = message
-        self._event(kind, **row)
+        with contextlib.suppress(OSError) if full else contextlib.nullcontext():
+            self._event(kind, **row)
         self._write_status(
             end_status,
             force_index=True,
@@ -883,6 +1055,21 @@ class Runner:
             "nan_total": self.status.get("nan_total", 0),
             "stale_lock": stale,
         }
+
+
+def _dataset_start(parent: Runner, cfg, same_space: bool):
+    """(generation, path) of the parent's dataset when a fork of config `cfg` can
+    start its ES mean there, else (0, None)."""
+    from engine import dataset as ds_lib
+
+    path = parent.paths.dataset
+    if not (same_space and cfg.dataset == parent.cfg.dataset and path.is_file()):
+        return 0, None
+    try:
+        ds = ds_lib.load(path)
+    except ds_lib.DatasetError:
+        return 0, None
+    return int(ds.meta.get("generation") or 0), path
 
 
 def _child_hyperparams(state, template):

@@ -50,19 +50,43 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.atomic import atomic_write, jsonable, write_json
 from engine.runs import checkpoint as ckpt_lib
 from engine.runs.errors import RunError
 from engine.runs.ids import new_run_dir
-from engine.runs.index import SORT_KEYS, RunIndex
+from engine.runs.index import COLUMNS, SORT_KEYS, RunIndex
 from engine.runs.lock import LOCK_NAME, holder_alive, lock_alive, read_lock
 
 STATUSES = ("queued", "compiling", "running", "paused", "stopped", "finished", "failed")
+DAMAGED = "damaged"
+"""The listed status of a run directory whose config.json cannot be used."""
+RUN_FILES = ("config.json", "status.json", "metrics.jsonl")
+"""A directory of the runs root holding any of these is a run (maybe damaged)."""
+MAX_JSON_BYTES = 16 * 2**20
+NUMERIC_KEYS = (
+    "fitness_mean",
+    "fitness_max",
+    "fitness_min",
+    "fitness_std",
+    "best_fitness",
+    "sigma",
+    "lr",
+    "nan_count",
+    "bc_loss",
+    "seconds_per_generation",
+    "time",
+    "compiled",
+    "mean_dataset_return",
+)
+"""Values of a generation row that readers compute with (see the rows above)."""
 ACTIVE = ("queued", "compiling", "running", "paused")
 DIED = "process died"
 FORMAT = "hades-run"
@@ -78,6 +102,13 @@ _PACKAGES = (
     "numpy",
     "hades-studio",
 )
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def default_root() -> Path:
@@ -124,6 +155,10 @@ class RunPaths:
         return self.dir / "parent_checkpoint.npz"
 
     @property
+    def parent_dataset(self) -> Path:
+        return self.dir / "parent_dataset.npz"
+
+    @property
     def media(self) -> Path:
         return self.dir / "media"
 
@@ -153,13 +188,38 @@ class RunInfo:
         return str(self.path)
 
 
-def read_json(path: Path) -> dict | None:
+NO_SPACE = "no space left on device"
+
+
+def disk_full(e: BaseException) -> bool:
+    """An OSError of a full disk (or an exhausted quota)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def load_json(path: Path) -> tuple[dict | None, str]:
+    """(the JSON object in `path`, "") or (None, why it cannot be used)."""
+    name = Path(path).name
     try:
         with open(path, "rb") as f:
-            obj = json.loads(f.read())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return obj if isinstance(obj, dict) else None
+            data = f.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        return None, f"{name} is missing"
+    except OSError as e:
+        return None, f"{name} cannot be read: {e.strerror or e}"
+    if len(data) > MAX_JSON_BYTES:
+        return None, f"{name} is larger than {MAX_JSON_BYTES >> 20} MiB"
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        return None, f"{name} is not valid JSON ({e})"
+    if not isinstance(obj, dict):
+        return None, f"{name} holds a JSON {type(obj).__name__}, not an object"
+    return obj, ""
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`, or None when it is missing or unusable."""
+    return load_json(path)[0]
 
 
 def append_lines(path: Path, rows: list[dict]) -> None:
@@ -173,35 +233,91 @@ def append_lines(path: Path, rows: list[dict]) -> None:
         while buf:
             n = os.write(fd, buf)
             buf = buf[n:]
+    except OSError as e:  # name the file (a full disk says where it struck)
+        raise OSError(e.errno, e.strerror, str(path)) from None
     finally:
         os.close(fd)
 
 
-def parse_lines(data: bytes) -> list[dict]:
-    """Complete (newline-terminated) JSON lines of `data`; others are skipped."""
+class DamagedLineWarning(UserWarning):
+    """A line of metrics.jsonl is not a valid row; it was skipped."""
+
+
+def row_problem(row: Any) -> str:
+    """Why a parsed line is not a metrics row ("" when it is one): an object whose
+    ``generation`` is a whole number >= 0, ``event`` (if any) text, and a
+    generation row's `NUMERIC_KEYS` numbers, booleans or null."""
+    if not isinstance(row, dict):
+        return f"a JSON {type(row).__name__}, not an object"
+    gen = row.get("generation", 0)
+    if isinstance(gen, bool) or not isinstance(gen, int) or gen < 0:
+        return f"generation {gen!r} is not a whole number >= 0"
+    if "event" in row:
+        return "" if isinstance(row["event"], str) else "event is not text"
+    for k in NUMERIC_KEYS:
+        v = row.get(k)
+        if v is not None and not isinstance(v, int | float):
+            return f"{k} {v!r} is not a number"
+    return ""
+
+
+def scan_lines(data: bytes) -> tuple[list[dict], list[tuple[int, str]]]:
+    """(rows, damaged) of the complete (newline-terminated) lines of `data`.
+
+    `damaged` holds (line number from 1, reason) of lines that are not JSON or not
+    a metrics row (`row_problem`). An unterminated last line is a write in
+    progress (or torn by a killed writer): neither a row nor damaged.
+    """
     end = data.rfind(b"\n")
+    rows: list[dict] = []
+    damaged: list[tuple[int, str]] = []
     if end < 0:
-        return []
-    out = []
-    for line in data[:end].split(b"\n"):
+        return rows, damaged
+    for number, line in enumerate(data[:end].split(b"\n"), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a killed writer before a resume repaired it
-        if isinstance(row, dict):
-            out.append(row)
-    return out
+        except (ValueError, RecursionError):
+            damaged.append((number, "not JSON"))
+            continue
+        why = row_problem(row)
+        if why:
+            damaged.append((number, why))
+        else:
+            rows.append(row)
+    return rows, damaged
 
 
-def read_metrics_file(path: Path, since_line: int = 0) -> list[dict]:
+def parse_lines(data: bytes) -> list[dict]:
+    """The valid rows of the complete lines of `data` (see `scan_lines`)."""
+    return scan_lines(data)[0]
+
+
+def scan_metrics_file(path: Path) -> tuple[list[dict], list[tuple[int, str]]]:
+    """(rows, damaged lines) of a metrics file; both empty when it is missing."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        return []
-    return parse_lines(data)[since_line:]
+        return [], []
+    return scan_lines(data)
+
+
+def damage_message(path: Path, damaged: list[tuple[int, str]]) -> str:
+    """One line naming the damaged lines of a metrics file."""
+    shown = "; ".join(f"line {n}: {why}" for n, why in damaged[:5])
+    more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+    return f"{path} has {len(damaged)} damaged line(s), skipped ({shown}{more})"
+
+
+def read_metrics_file(path: Path, since_line: int = 0) -> list[dict]:
+    """Rows of a metrics file from row `since_line` on; damaged lines are skipped
+    with a `DamagedLineWarning` that gives their line numbers."""
+    rows, damaged = scan_metrics_file(path)
+    if damaged:
+        warnings.warn(damage_message(path, damaged), DamagedLineWarning, stacklevel=2)
+    return rows[since_line:]
 
 
 def tail_rows(
@@ -272,6 +388,11 @@ def estimate_bytes(cfg, keep_last: int = 3, keep_every: int = 10) -> int:
     return ckpt * kept + 600 * cfg.outer.generations + 2 * 4 * dims + 65536
 
 
+def is_run_dir(path: Path) -> bool:
+    """A directory holding one of `RUN_FILES` (its config.json may be damaged)."""
+    return any((Path(path) / n).is_file() for n in RUN_FILES)
+
+
 # The store ----------
 class RunStore:
     """Runs under one root directory (created on the first write)."""
@@ -282,13 +403,24 @@ class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.index = RunIndex(self.root)
+        self.index_problem: str | None = None
+        """Why the last `list` could not use the index (None: it could)."""
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
 
     # Launch checks ----------
+    def check_root(self) -> None:
+        """Raise RunError when the root exists but is not a directory."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RunError(
+                f"runs root {self.root} is a file, not a directory (choose another "
+                "with --runs or HADES_HOME)"
+            )
+
     def check_writable(self, need_bytes: int = 0) -> None:
         """Raise RunError unless the root can be created and written, with room."""
+        self.check_root()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -404,21 +536,21 @@ class RunStore:
         return [
             self.root / n
             for n in names
-            if not n.startswith(".") and (self.root / n / "config.json").is_file()
+            if not n.startswith(".") and is_run_dir(self.root / n)
         ]
 
     def resolve(self, ref: str | os.PathLike) -> Path:
         """Run directory from an id, a unique id prefix, a path or a unique name."""
         ref_s = os.fspath(ref)
         p = Path(ref_s).expanduser()
-        if (p / "config.json").is_file() and (
+        if is_run_dir(p) and (
             os.sep in ref_s or p.is_absolute() or not (self.root / ref_s).exists()
         ):
             return p.resolve()
         if not ref_s or os.sep in ref_s or ref_s.startswith("."):
             raise RunError(f"no run at {ref_s!r}")
         exact = self.root / ref_s
-        if (exact / "config.json").is_file():
+        if is_run_dir(exact):
             return exact
         dirs = self.run_dirs()
         hits = [d for d in dirs if d.name.startswith(ref_s)]
@@ -445,7 +577,23 @@ class RunStore:
 
     # Status ----------
     def write_status(self, run_dir: Path, status: dict) -> None:
-        write_json(RunPaths(Path(run_dir)).status, status)
+        """Replace status.json atomically; on a full disk, where no temp copy
+        fits, overwrite it in place (its own blocks are reused), so that a run
+        stopped by the full disk can still say so."""
+        path = RunPaths(Path(run_dir)).status
+        try:
+            write_json(path, status)
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            data = json.dumps(jsonable(status), indent=1, sort_keys=True).encode()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:  # pad with spaces over a longer old text (valid JSON)
+                buf = memoryview(data + b" " * (os.fstat(fd).st_size - len(data)))
+                while buf:
+                    buf = buf[os.write(fd, buf) :]
+            finally:
+                os.close(fd)
 
     def read_status(self, run: str | os.PathLike) -> dict:
         """status.json with liveness: a dead writer reads as failed: process died.
@@ -498,6 +646,13 @@ class RunStore:
         """
         return read_metrics_file(self.paths(run).metrics, since_line)
 
+    def scan_metrics(self, run: str | os.PathLike) -> tuple[list[dict], str]:
+        """(rows, "" or a message naming the damaged lines), without a warning:
+        for readers that show the message themselves (the dashboard)."""
+        path = self.paths(run).metrics
+        rows, damaged = scan_metrics_file(path)
+        return rows, damage_message(path, damaged) if damaged else ""
+
     def latest(self, run: str | os.PathLike) -> dict:
         """Status and the last generation row, as a reader in any process sees it."""
         run_dir = self.resolve(run)
@@ -516,9 +671,12 @@ class RunStore:
     # Read ----------
     def read_config(self, run: str | os.PathLike) -> dict:
         paths = self.paths(run)
-        meta = read_json(paths.config)
+        meta, problem = load_json(paths.config)
         if meta is None:
-            raise RunError(f"{paths.config} is missing or unreadable")
+            raise RunError(
+                f"run {paths.dir.name} is damaged: {problem} (repair {paths.config} "
+                f"or delete the run with `hades runs delete {paths.dir.name}`)"
+            )
         return meta
 
     def hades_config(self, run: str | os.PathLike):
@@ -583,10 +741,19 @@ class RunStore:
         )
 
     # Index ----------
-    def _row(self, run_dir: Path, status: dict | None = None) -> dict | None:
-        meta = read_json(RunPaths(run_dir).config)
+    def _row(self, run_dir: Path, status: dict | None = None) -> dict:
+        """The run's index row; a run whose config.json cannot be used is listed
+        with status `DAMAGED` and the reason as its message."""
+        meta, problem = load_json(RunPaths(run_dir).config)
         if meta is None:
-            return None
+            return {
+                **dict.fromkeys(COLUMNS),
+                "id": run_dir.name,
+                "created": _mtime(run_dir),
+                "status": DAMAGED,
+                "message": f"{problem} (the run cannot be resumed; its files are "
+                "kept: repair config.json or delete the run)",
+            }
         st = status or self._status(run_dir)
         cfg = meta.get("config") or {}
         outer = cfg.get("outer") or {}
@@ -616,9 +783,7 @@ class RunStore:
         }
 
     def _index_run(self, run_dir: Path, status: dict | None = None) -> None:
-        row = self._row(run_dir, status)
-        if row is not None:
-            self.index.upsert(row)
+        self.index.upsert(self._row(run_dir, status))
 
     def update_index(self, run_dir: Path, status: dict) -> None:
         """Called by the writer after a status change (never fails the run)."""
@@ -627,15 +792,14 @@ class RunStore:
 
     def reindex(self) -> int:
         """Rebuild the index from the run directories; returns the number of runs."""
+        self.check_root()
         if not self.root.is_dir():
             return 0
         self.index.clear()
         n = 0
         for d in self.run_dirs():
-            row = self._row(d)
-            if row is not None:
-                self.index.upsert(row)
-                n += 1
+            self.index.upsert(self._row(d))
+            n += 1
         return n
 
     def _sync(self) -> None:
@@ -656,29 +820,49 @@ class RunStore:
         study: str | None = None,
         sweep: str | None = None,
     ) -> list[dict]:
-        """Rows of the run table, active runs refreshed from their directories.
+        """Rows of the run table, active and damaged runs refreshed from their
+        directories; `study` / `sweep` keep the runs of one study or sweep.
 
-        `study` / `sweep` keep the runs of one study or sweep."""
+        When the index cannot be read or updated (a full or read-only disk), the
+        rows come from the run directories alone and `index_problem` says why;
+        nothing is written then.
+        """
         if sort not in SORT_KEYS:
             raise RunError(f"sort={sort!r}: use one of {', '.join(SORT_KEYS)}")
+        self.check_root()
+        self.index_problem = None
         if not self.root.is_dir():
             return []
-        self._sync()
-        rows = self.index.query(env=env, sort=sort, desc=desc, study=study, sweep=sweep)
+        try:
+            self._sync()
+            rows = self.index.query(
+                env=env, sort=sort, desc=desc, study=study, sweep=sweep
+            )
+        except sqlite3.Error as e:
+            self.index_problem = (
+                f"the run index {self.index.path} cannot be used ({e}); runs are "
+                "listed from their directories, read-only"
+            )
+            rows = [
+                r
+                for r in map(self._row, self.run_dirs())
+                if all(
+                    v is None or r[k] == v
+                    for k, v in (("env", env), ("study", study), ("sweep", sweep))
+                )
+            ]
         out = []
         for r in rows:
-            if r["status"] in ACTIVE or r["status"] is None:
+            if r["status"] in (*ACTIVE, DAMAGED, None):
                 run_dir = self.root / r["id"]
-                st = self._status(run_dir)
-                fresh = self._row(run_dir, st)
-                if fresh is not None:
-                    if any(
-                        fresh[k] != r[k]
-                        for k in ("status", "message", "generation", "best_fitness")
-                    ):
-                        with contextlib.suppress(Exception):
-                            self.index.upsert(fresh)
-                    r = fresh
+                fresh = self._row(run_dir)
+                if self.index_problem is None and any(
+                    fresh[k] != r[k]
+                    for k in ("status", "message", "generation", "best_fitness")
+                ):
+                    with contextlib.suppress(Exception):
+                        self.index.upsert(fresh)
+                r = fresh
             r["run_id"] = r["id"]
             r["resumable"] = r["status"] in ("stopped", "failed", "finished")
             out.append(r)

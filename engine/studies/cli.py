@@ -16,11 +16,20 @@ import json
 import sys
 import time
 
+from engine.progress import Eta, format_duration
+
 
 class _Progress:
-    def __init__(self, quiet: bool):
+    """One stderr line per study event: elapsed time, stage, done/total and the
+    stage's ETA (from its steps after the first, which compiles)."""
+
+    def __init__(self, quiet: bool, clock=time.monotonic, out=None):
         self.quiet = quiet
-        self.t0 = time.time()
+        self.clock = clock
+        self.out = out
+        self.t0 = clock()
+        self.stage: str | None = None
+        self.eta: Eta | None = None
 
     def __call__(self, event: dict) -> None:
         if self.quiet:
@@ -29,11 +38,16 @@ class _Progress:
         for k in ("mean_dataset_return", "mean_return", "train_loss"):
             if event.get(k) is not None:
                 extra = f" {k.replace('_', ' ')} {event[k]:.4g}"
-        total = f"/{event['total']}" if event.get("total") else ""
+        total = int(event.get("total") or 0)
+        done = int(event.get("done") or 0)
+        if event["stage"] != self.stage:
+            self.stage, self.eta = event["stage"], Eta(total, clock=self.clock)
+        left = self.eta.update(done) if total else None
+        count = f"{done}/{total} | ETA {format_duration(left)}" if total else str(done)
         print(
-            f"[{event['study']} {time.time() - self.t0:6.1f}s] {event['stage']} "
-            f"{event.get('done', 0)}{total}{extra}",
-            file=sys.stderr,
+            f"[{event['study']} {self.clock() - self.t0:6.1f}s] {event['stage']} "
+            f"{count}{' |' + extra if extra else ''}",
+            file=self.out or sys.stderr,
             flush=True,
         )
 

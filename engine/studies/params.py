@@ -46,6 +46,21 @@ class StudyParams:
             parse_overrides(self.overrides)
         except ConfigError as e:
             raise StudyError(str(e)) from None
+        self._check_envs()
+
+    def _check_envs(self) -> None:
+        """``env`` / ``envs`` name environments of the registry (checked here, so a
+        typo fails before a study directory or a run exists)."""
+        from engine.envs import ENV_NAMES
+
+        for name in ("env", "envs"):
+            value = getattr(self, name, None)
+            for env in [value] if isinstance(value, str) else value or ():
+                if env not in ENV_NAMES:
+                    raise StudyError(
+                        f"{name}: unknown environment {env!r}; known: "
+                        f"{', '.join(ENV_NAMES)}"
+                    )
 
     def override_dict(self) -> dict[str, str]:
         """`overrides` as {"section.field": "value"}."""

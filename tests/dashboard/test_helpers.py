@@ -1,5 +1,5 @@
 """Dashboard helpers without a browser or an app run: metrics, charts, forms,
-estimates, uploads (hostile files included), sources and the shared state."""
+uploads (hostile files included), sources and the shared state."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard import charts, estimate, forms, sources, tables, uploads
+from dashboard import charts, forms, sources, tables, uploads
 from dashboard import metrics as m
 from engine import presets
 from engine.dataset import Dataset, save
@@ -144,23 +144,6 @@ def test_forms_validate_reports_engine_messages_per_field():
     assert forms.float_step(0.05) == pytest.approx(0.01)
 
 
-def test_estimate_heuristic_and_past_runs():
-    cfg = presets.make("quick", "CartPole-v1", 4, 0)
-    e = estimate.estimate(cfg)
-    assert 0.01 < e.seconds_per_generation < 5 and "heuristic" in e.basis
-    big = cfg.with_overrides({"outer.population": 128})
-    assert estimate.heuristic_seconds(big) > estimate.heuristic_seconds(cfg)
-    hopper = presets.make("quick", "hopper", 4, 0)
-    assert estimate.heuristic_seconds(hopper) > estimate.heuristic_seconds(cfg)
-    # A past run twice as slow as the heuristic scales this estimate the same way
-    past = [(cfg.to_dict(), 2 * estimate.heuristic_seconds(cfg))]
-    e2 = estimate.estimate(big, past)
-    assert e2.seconds_per_generation == pytest.approx(
-        2 * estimate.heuristic_seconds(big)
-    )
-    assert "past" in e2.basis
-
-
 # Uploads ----------
 def _dataset(env="CartPole-v1", n=4):
     rng = np.random.default_rng(0)
@@ -250,7 +233,7 @@ def test_tables_and_heatmap_inputs():
 
 
 def test_demo_assets_are_small_and_complete():
-    from dashboard.state import DEMO_DIR
+    DEMO_DIR = sources.demo_dir()
 
     manifest = sources.demo_manifest(DEMO_DIR)
     items = manifest.get("items") or {}

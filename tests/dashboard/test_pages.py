@@ -390,6 +390,7 @@ def test_dataset_page_views_and_checkpoint(runs_env):
         "Labels",
         "Table",
         "Over generations",
+        "Explain",
     ]
     assert len(at.get("image")) == 4  # CartPole drawings of the 4 states
     at.session_state["dataset.tab"] = "Heatmap"
@@ -412,10 +413,10 @@ def test_dataset_page_views_and_checkpoint(runs_env):
 
 
 def test_dataset_page_demo_source(runs_env):
-    from dashboard.state import DEMO_DIR
+    from dashboard.sources import demo_dir
 
     at = _page("dataset")
-    at.session_state["hades.source"] = f"demo:{DEMO_DIR / 'breakout'}"
+    at.session_state["hades.source"] = f"demo:{demo_dir() / 'breakout'}"
     at.run()
     _ok(at)
     assert "Breakout-MinAtar" in _all_text(at)

@@ -31,7 +31,7 @@ def test_malformed_item_names_the_input(bad):
 
 
 def test_dashboard_lines_use_the_same_parser():
-    from dashboard.studies import parse_overrides as dashboard_parse
+    from dashboard.study_form import parse_overrides as dashboard_parse
 
     assert dashboard_parse("outer.population=8\n\n# x\nseed=2") == {
         "outer.population": "8",
@@ -45,7 +45,7 @@ def test_dashboard_lines_use_the_same_parser():
     "argv,prefix",
     [
         (["config", "--set", "outer.population"], "hades: invalid config: --set="),
-        (["study", "size-sweep", "--set", "=3"], "hades: invalid config: --set="),
+        (["study", "size-sweep", "--set", "=3"], "hades study size-sweep: --set="),
         (["fork", "some-run", "--set", "bad"], "error: --set="),
     ],
     ids=["config", "study", "fork"],

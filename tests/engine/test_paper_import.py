@@ -21,7 +21,10 @@ from conftest import REFERENCE  # noqa: E402
 from engine import dataset as dsmod
 from engine.config import HadesConfig
 from engine.paper_import import (
+    MAX_ARRAY_BYTES,
     MAX_FILE_BYTES,
+    MAX_OPCODES,
+    MAX_VALUES,
     EvosaxRecord,
     PaperImportError,
     import_paper,
@@ -472,12 +475,14 @@ def test_truncated_garbage_and_empty_refused(tmp_path):
 
 
 def test_missing_and_oversized_files_refused(tmp_path):
-    with pytest.raises(PaperImportError, match="cannot read"):
+    with pytest.raises(PaperImportError, match="no such file"):
         read_paper_pickle(tmp_path / "nope.pkl")
+    with pytest.raises(PaperImportError, match="not a regular file"):
+        read_paper_pickle("/dev/zero")
     big = tmp_path / "big.pkl"
     with open(big, "wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: no real disk use
-    with pytest.raises(PaperImportError, match="256 MiB"):
+    with pytest.raises(PaperImportError, match=f"{MAX_FILE_BYTES >> 20} MiB limit"):
         read_paper_pickle(big)
 
 
@@ -485,3 +490,67 @@ def test_dict_without_paper_keys_refused(tmp_path):
     p = _write(tmp_path, {"hello": 1})
     with pytest.raises(PaperImportError, match="missing key"):
         import_paper(p)
+
+
+# --------------------------------------------------------------------------------------
+# Memory bounds: what a hostile pickle makes the reader allocate
+# --------------------------------------------------------------------------------------
+
+
+def test_shared_lists_that_expand_exponentially_refused(tmp_path):
+    nested = [1.0]
+    for _ in range(40):  # 2**40 leaves once shared references are expanded
+        nested = [nested, nested]
+    p = _write(tmp_path, {"config": {"x": nested}})
+    assert p.stat().st_size < 1000
+    with pytest.raises(PaperImportError, match=f"more than {MAX_VALUES} values"):
+        read_paper_pickle(p)
+
+
+def test_huge_memo_index_refused(tmp_path):
+    # PROTO 2; None; LONG_BINPUT 2**28 (the C unpickler would size its memo by it)
+    p = tmp_path / "memo.pkl"
+    p.write_bytes(b"\x80\x02Nr" + (2**28).to_bytes(4, "little") + b".")
+    with pytest.raises(PaperImportError, match="memo index"):
+        read_paper_pickle(p)
+
+
+def test_too_many_opcodes_refused(tmp_path):
+    p = _write(tmp_path, {"x": list(range(MAX_OPCODES))})
+    with pytest.raises(PaperImportError, match="opcodes"):
+        read_paper_pickle(p)
+
+
+class _SharedBuffer:
+    """Pickles as a numpy array whose data is one bytes object shared by all."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        state = (1, (len(self.raw) // 4,), np.dtype("<f4"), False, self.raw)
+        return (_reconstruct, (np.ndarray, (0,), b"b"), state)
+
+
+def test_arrays_sharing_one_buffer_count_against_one_budget(tmp_path):
+    raw = bytes(2**20)
+    arrays = [_SharedBuffer(raw) for _ in range(MAX_ARRAY_BYTES // len(raw) + 1)]
+    p = _write(tmp_path, {"a": arrays})
+    assert p.stat().st_size < 2 * len(raw)  # one copy of the data on disk
+    with pytest.raises(PaperImportError, match="arrays exceed"):
+        read_paper_pickle(p)
+    ok = _write(tmp_path, {"a": arrays[:4]}, "ok.pkl")
+    assert [a.nbytes for a in read_paper_pickle(ok)["a"]] == [len(raw)] * 4
+
+
+def test_one_array_repeated_in_the_log_refused(tmp_path, monkeypatch):
+    path, _ = _write_fake(tmp_path, monkeypatch, "brax")
+    payload = pickle.loads(path.read_bytes())  # our own file
+    big = np.ones(2**17)  # 1 MiB, pickled once, referenced many times
+    payload["fitness_over_gen"] = [big] * (MAX_ARRAY_BYTES // big.nbytes + 1)
+    path.write_bytes(pickle.dumps(payload))
+    assert path.stat().st_size < 2 * big.nbytes
+    with pytest.raises(PaperImportError, match="exceeds"):
+        import_paper(path)

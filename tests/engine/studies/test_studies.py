@@ -29,14 +29,14 @@ TINY = {
     "fitness.num_envs": 2,
     "fitness.num_steps": 50,
 }
+TINY_LINES = tuple(f"{k}={v}" for k, v in TINY.items())
+"""`TINY` as a study's ``overrides`` (section.field=value strings)."""
 TINY_SUPERVISED = {
     "population": 4,
     "generations": 2,
     "inner_steps": 5,
     "eval_inits": 2,
-    "fitness_batch": 64,
-    "chunk": 2,
-    "eval_every": 2,
+    "overrides": ("fitness_batch=64", "chunk=2", "eval_every=2"),
 }
 
 
@@ -118,7 +118,9 @@ def test_baseline_same_strategy_class_as_hades():
 def test_baseline_tiny(root):
     from engine.studies import run_baseline
 
-    res = run_baseline(preset="quick", runs_root=root, overrides=TINY, final_inits=2)
+    res = run_baseline(
+        preset="quick", runs_root=root, overrides=TINY_LINES, eval_inits=2
+    )
     _check_outputs(res, "baseline")
     assert set(res["methods"]) == {"hades_r", "hades_f", "neuroevolution"}
     assert set(res["strategy_classes"].values()) == {"Open_ES"}
@@ -143,7 +145,7 @@ def test_size_sweep_tiny(root):
     from engine.studies import run_size_sweep
 
     res = run_size_sweep(
-        sizes=(1, 4), preset="quick", runs_root=root, overrides=TINY, eval_inits=2
+        sizes=(1, 4), preset="quick", runs_root=root, overrides=TINY_LINES, eval_inits=2
     )
     _check_outputs(res, "size_sweep")
     assert res["sizes"] == [1, 4]
@@ -159,7 +161,12 @@ def test_transfer_tiny(root):
     from engine.studies import run_transfer
 
     res = run_transfer(
-        runs_root=root, widths=(8,), steps=(5,), lrs=(), inits=2, distil_overrides=TINY
+        runs_root=root,
+        widths=(8,),
+        steps=(5,),
+        lrs=(),
+        eval_inits=2,
+        overrides=TINY_LINES,
     )
     _check_outputs(res, "transfer")
     rows = _csv_rows(res["csv"])
@@ -231,14 +238,15 @@ def _tiny_dataset(env: str, labels):
     )
 
 
-def test_multitask_tiny(root):
+def test_multitask_tiny(root, tmp_path):
+    from engine import dataset as ds_lib
     from engine.studies import run_multitask
 
-    datasets = [
-        _tiny_dataset("CartPole-v1", [0, 1, 0, 1]),
-        _tiny_dataset("Acrobot-v1", [0, 1, 2, 0]),
-    ]
-    res = run_multitask(datasets=datasets, runs_root=root, inits=2)
+    datasets = []  # dataset references: .npz files
+    for env, labels in (("CartPole-v1", [0, 1, 0, 1]), ("Acrobot-v1", [0, 1, 2, 0])):
+        ds_lib.save(_tiny_dataset(env, labels), tmp_path / f"{env}.npz")
+        datasets.append(str(tmp_path / f"{env}.npz"))
+    res = run_multitask(datasets=datasets, runs_root=root, eval_inits=2)
     _check_outputs(res, "multitask")
     assert set(res["tasks"]) == {"CartPole-v1", "Acrobot-v1"}
     for t in res["tasks"].values():
@@ -365,9 +373,9 @@ def test_published_tiny(tmp_path, root):
         folder=tmp_path,
         runs_root=root,
         reference=str(ref_csv),
-        inits=2,
-        minatar_inits=2,
-        overrides={"fitness.num_steps": 64, "inner.steps": 4},
+        eval_inits=2,
+        minatar_eval_inits=2,
+        overrides=("fitness.num_steps=64", "inner.steps=4"),
     )
     _check_outputs(res, "published")
     assert res["evaluated"] == 1 and res["skipped"] == 1

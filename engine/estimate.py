@@ -9,8 +9,9 @@ Two sources, best first:
    rollout steps x (env step + policy forward) plus behaviour-cloning steps x
    (forward/backward + Adam update), per candidate and init.
 
-It is an estimate (about a factor of two either way); the Live page shows the
-measured value once the run has started.
+It is an estimate (about a factor of two either way); a running run reports the
+measured value. Pure (no JAX work, no run store import): the CLI prints it before a
+long run starts and the dashboard's Launch page shows it.
 """
 
 from __future__ import annotations
@@ -91,9 +92,14 @@ def from_past_runs(cfg, past: list[tuple[dict, float]]) -> float | None:
 
 
 def estimate(
-    cfg, past: list[tuple[dict, float]] | None = None, backend: str = "cpu"
+    cfg,
+    past: list[tuple[dict, float]] | None = None,
+    backend: str = "cpu",
+    generations: int | None = None,
 ) -> Estimate:
-    """The time per generation (and compile, total) of `cfg`; see the module doc."""
+    """The time per generation (and compile, total) of `cfg`; see the module doc.
+
+    `generations`: how many are left to run (default: all of `cfg`'s)."""
     spec = get_spec(cfg.env.name)
     measured = from_past_runs(cfg, past or [])
     if measured is not None:
@@ -108,7 +114,8 @@ def estimate(
         if backend != "cpu":
             basis += "; an accelerator is usually much faster"
     compile_s = COMPILE_SECONDS[spec.family]
-    return Estimate(spg, compile_s, compile_s + spg * cfg.outer.generations, basis)
+    n = cfg.outer.generations if generations is None else generations
+    return Estimate(spg, compile_s, compile_s + spg * n, basis)
 
 
 def past_runs(

@@ -1,0 +1,107 @@
+"""The Explain tab in a real browser (Debian's chromium via Playwright) against
+`streamlit run dashboard/app.py`: a demo asset (bundled result), a run and an
+imported file (each computed in the background with a progress bar, then drawn),
+with no exception on the page. Screenshots go to ``test-output/browser-explain/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from conftest import ROOT, tiny_cartpole
+from test_browser_e2e import (
+    ARGS,
+    CHROMIUM,
+    Page,
+    _requirements,
+    _wait,
+    streamlit_server,
+)
+
+OUT = ROOT / "test-output" / "browser-explain"
+RESULT = "Removing pair"  # the headline above the explain figures
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server on a runs root holding a finished tiny run and an imported file."""
+    _requirements()
+    from engine import dataset as ds_lib
+    from engine.runs import Runner
+
+    runs = tmp_path_factory.mktemp("explain-browser-runs")
+    run = Runner.create(tiny_cartpole(), root=runs, name="browser", keep_last=10)
+    assert run.run()["status"] == "finished"
+    ds = ds_lib.load(runs / run.run_id / "dataset.npz")
+    (runs / ".imports").mkdir()
+    ds_lib.save(ds.with_meta(file="tiny.npz"), runs / ".imports" / "tiny.npz")
+    log_path = tmp_path_factory.mktemp("explain-browser-log") / "streamlit.log"
+    with streamlit_server(runs, log_path) as (url, _):
+        yield {"url": url, "runs": runs, "run": run.run_id}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _shot(pw, name: str) -> None:
+    pw.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+
+def _no_exception(pw) -> None:
+    assert not pw.locator("[data-testid='stException']").count()
+    assert "Traceback" not in pw.locator("body").inner_text()
+
+
+def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
+    """Pick a source on the Dataset page, open Explain, (compute) and check."""
+    # The radio's label takes the click (the input sits under it)
+    pw.locator("label").filter(has_text=re.compile(source)).first.click()
+    p.idle()
+    pw.get_by_role("tab", name="Explain").last.click()
+    p.idle()
+    if compute:
+        pw.get_by_role("button", name="Explain this dataset").click()
+        # The progress bar shows while the background thread computes
+        pw.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
+        _shot(pw, f"{name}-progress")
+    pw.get_by_text(RESULT).first.wait_for(timeout=600_000)
+    p.idle()
+    # The charts draw after the results text (plotly loads in the browser)
+    if not _wait(lambda: pw.locator(".js-plotly-plot").count() >= 4, 120):
+        _shot(pw, f"{name}-no-charts")
+        raise AssertionError(f"{name}: the Explain charts did not draw")
+    _no_exception(pw)
+    _shot(pw, f"{name}-explain")
+
+
+def test_explain_tab_in_the_browser(server, browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2200})
+    pw = ctx.new_page()
+    p = Page(pw, server["url"])
+    pw.goto(server["url"] + "/")
+    pw.get_by_role("button", name="Launch").wait_for(timeout=60_000)
+    p.idle()
+    p.nav("Dataset", "Source")
+    p.idle()
+    _explain(p, pw, "Demo assets", "demo", compute=False)
+    _explain(p, pw, "Runs", "run", compute=True)
+    _explain(p, pw, "Imported files", "import", compute=True)
+    assert list((server["runs"] / server["run"] / "media" / "explain").glob("*.json"))
+    assert list((server["runs"] / ".imports" / "tiny.explain").glob("*.json"))
+    assert not p.external, p.external[:5]
+    ctx.close()

@@ -1,0 +1,45 @@
+"""A study's ``env`` / ``envs`` are checked when its `Params` is made: a typo is a
+one-line error, and no study directory or run is left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    "module,values",
+    [
+        ("size_sweep", {"env": "CartPol"}),
+        ("transfer", {"env": "CartPol"}),
+        ("baseline", {"env": "CartPol"}),
+        ("multitask", {"envs": ("CartPole-v1", "Acrobat")}),
+    ],
+)
+def test_unknown_environment_is_a_study_error(module, values):
+    import importlib
+
+    from engine.studies.params import StudyError, make
+
+    cls = importlib.import_module(f"engine.studies.{module}").Params
+    bad = next(iter(values.values()))
+    bad = bad if isinstance(bad, str) else bad[-1]
+    with pytest.raises(StudyError, match=f"unknown environment {bad!r}; known: "):
+        make(cls, None, values)
+    assert make(cls).preset == "quick"  # the defaults are valid
+
+
+def test_cli_unknown_env_one_line_nothing_written(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "study", "transfer", "--env", "nowhere",
+         "--runs", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    lines = [x for x in out.stderr.splitlines() if "mujoco_warp" not in x]
+    assert out.returncode == 2, out.stderr
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("hades study transfer: env: unknown environment")
+    assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("2*"))
