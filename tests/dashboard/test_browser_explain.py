@@ -6,8 +6,8 @@ with no exception on the page. Screenshots go to ``test-output/browser-explain/`
 
 from __future__ import annotations
 
-import re
 import shutil
+import time
 
 import pytest
 from conftest import ROOT, tiny_cartpole
@@ -62,9 +62,13 @@ def _no_exception(pw) -> None:
 
 def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     """Pick a source on the Dataset page, open Explain, (compute) and check."""
-    pw.get_by_role("radio", name=re.compile(source)).first.click()
+    pw.locator("[data-testid='stRadio'] label", has_text=source).first.click()
     p.idle()
-    pw.get_by_role("tab", name="Explain").click()
+    tab = pw.get_by_role("tab", name="Explain")
+    deadline = time.monotonic() + 30
+    while tab.count() != 1 and time.monotonic() < deadline:  # stale tabs go
+        time.sleep(0.2)
+    tab.click()
     p.idle()
     if compute:
         pw.get_by_role("button", name="Explain this dataset").click()
@@ -73,7 +77,8 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
         _shot(pw, f"{name}-progress")
     pw.get_by_text(RESULT).first.wait_for(timeout=600_000)
     p.idle()
-    assert pw.locator(".js-plotly-plot").count() >= 4
+    # importance, label sensitivity, policy map, coverage
+    pw.locator("[data-testid='stPlotlyChart']").nth(3).wait_for(timeout=60_000)
     _no_exception(pw)
     _shot(pw, f"{name}-explain")
 
