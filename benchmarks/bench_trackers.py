@@ -17,6 +17,7 @@ variant, median over the repeats (variants interleaved): the run's wall time
 the trackers (the last evaluation point's picture and video, W&B's finish).
 
     PYTHONPATH=. python benchmarks/bench_trackers.py [--repeats 3]
+        [--variants none,tb+wandb,wandb-down]
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def one(names: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     if args.variant:
@@ -95,9 +97,11 @@ def main() -> None:
         "WANDB_ERROR_REPORTING": "false",
         "HADES_JAX_CACHE": "0",
     }
-    results: dict[str, list[dict]] = {k: [] for k in VARIANTS}
+    chosen = [v for v in args.variants.split(",") if v]
+    results: dict[str, list[dict]] = {k: [] for k in chosen}
     for _ in range(args.repeats):
-        for name, (_, extra) in VARIANTS.items():
+        for name in chosen:
+            extra = VARIANTS[name][1]
             r = subprocess.run(
                 [sys.executable, __file__, "--variant", name],
                 env={**env, **extra}, capture_output=True, text=True, check=True,

@@ -38,11 +38,15 @@ del _env
 __version__ = "0.1.0"
 
 
-def setup(cpu_devices: int | None = None, compilation_cache: bool = True):
+def setup(
+    cpu_devices: int | None = None,
+    compilation_cache: bool = True,
+    distributed: bool = False,
+):
     """The explicit runtime setup (see `engine.runtime.setup`)."""
     from engine.runtime import setup as _setup
 
-    return _setup(cpu_devices, compilation_cache)
+    return _setup(cpu_devices, compilation_cache, distributed)
 
 
 # The public names, imported on first use (importing `engine` stays cheap):

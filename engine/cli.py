@@ -48,13 +48,21 @@ def build_config(args) -> config_lib.HadesConfig:
 
 def cmd_distill(args) -> int:
     from engine.runs import Runner, RunStore
-    from engine.runs.cli import run_foreground
+    from engine.runs.cli import check_devices, run_distributed, run_foreground
     from engine.runs.preflight import check_run_length
     from engine.trackers.cli import check_tracker_flags, trackers_for
 
     cfg = build_config(args)
     check_tracker_flags(args)  # before anything is created
+    if args.distributed:
+
+        def make():
+            check_devices(cfg)
+            return Runner.create(cfg, root=args.runs, name=args.name or "")
+
+        return run_distributed(args, make)
     store = RunStore(args.runs)
+    Runner.check_launch(cfg, store)  # refusals before the estimate
     check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
     runner = Runner.create(cfg, root=store, name=args.name or "")
     trackers = trackers_for(args, runner, "distill")
@@ -249,9 +257,10 @@ def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--name", help="A label for the run (not used in paths).")
     p.add_argument("--json", action="store_true", help="Last line: one JSON object.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
-    from engine.runs.cli import add_start_flags
+    from engine.runs.cli import add_distributed_flags, add_start_flags
 
     add_start_flags(p)
+    add_distributed_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser(
@@ -401,22 +410,45 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """Run one command. The one error boundary of the CLI: whatever a command
     raises ends as one line on stderr and a non-zero exit (see `describe_error`);
-    `--debug` anywhere on the line, or HADES_DEBUG=1, shows the traceback."""
+    `--debug` anywhere on the line, or HADES_DEBUG=1, shows the traceback.
+    With --distributed the process joins the run's other processes first; one that
+    fails leaves at once (no shutdown barrier waiting for the others)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     if not debug:
         warnings.showwarning = _show_warning
-    try:
+    spec = None
+
+    def command() -> int:
+        nonlocal spec
         parser = make_parser(argv)
         if argv and argv[0] == "dashboard":
             args, extra = parser.parse_known_args(argv)
             return cmd_dashboard(args, extra)
         args = parser.parse_args(argv)
         import engine
+        from engine.runs.cli import distributed_spec
+        from engine.runtime import init_distributed
 
-        engine.setup()  # the runtime every command runs under (engine.runtime)
+        spec = distributed_spec(args)  # checked before anything starts
+        # The runtime every command runs under (engine.runtime)
+        engine.setup(distributed=spec is not None)
+        if spec is not None:
+            init_distributed(spec)
         return int(args.func(args) or 0)
+
+    code = _guarded(command, debug)
+    if spec is not None and code != 0:
+        from engine.runtime import exit_now
+
+        exit_now(code)
+    return code
+
+
+def _guarded(fn, debug: bool) -> int:
+    try:
+        return fn()
     except KeyboardInterrupt:
         print("hades: interrupted", file=sys.stderr)
         return 130

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from engine import multihost
+
 FitnessFn = Callable[[jax.Array, Any], tuple[jax.Array, jax.Array]]
 """`fitness_fn(key, population) -> (fitness, aux)`, maximised; `aux` is a
 per-member number logged as its mean."""
@@ -66,7 +68,8 @@ class EsDriver:
     `strategy` is an `engine.strategies.Strategy`. `evaluate(es_state, generation)`,
     when given, is called every `eval_every` generations and at the end; its value
     goes to `ChunkResult.evaluation`. `replicated` (a sharding) places the ES state
-    before each chunk, where a population-sharded chunk leaves it (no recompile).
+    before each chunk, where a population-sharded chunk leaves it (no recompile);
+    over several processes (`engine.multihost`) each places its own copy.
     """
 
     def __init__(
@@ -133,7 +136,9 @@ class EsDriver:
     def run_chunk(self, es_state, es_params, start: int, length: int):
         """Run generations start..start+length-1 in one jitted scan."""
         if self.replicated is not None:
-            es_state, es_params = jax.device_put((es_state, es_params), self.replicated)
+            es_state, es_params = multihost.replicate(
+                (es_state, es_params), self.replicated
+            )
         return self._chunk(es_state, es_params, jnp.asarray(start, jnp.int32), length)
 
     def step_chunk(self, es_state, es_params, gen: int, total: int):
@@ -142,8 +147,9 @@ class EsDriver:
         length = min(self.chunk, total - gen)
         compiled = length not in self.compiled_lengths
         t0 = time.perf_counter()
-        es_state, metrics = self.run_chunk(es_state, es_params, gen, length)
-        metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
+        with multihost.peer_errors():  # a distributed run whose process died
+            es_state, metrics = self.run_chunk(es_state, es_params, gen, length)
+            metrics = jax.tree.map(np.asarray, jax.device_get(metrics))
         self.compiled_lengths.add(length)
         gen += length
         value = None

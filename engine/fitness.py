@@ -4,7 +4,8 @@
 and gives three pure functions:
 - `candidate_return(solution, init_key, rollout_key)`: one dataset, one init.
 - `population_fitness(key, population)`: the whole population, vmapped over init
-  seeds and members, the member axis sharded over all local devices (shard_map).
+  seeds and members, the member axis sharded over all local devices (shard_map),
+  or every device of every process in a distributed run.
 - `dataset_returns(key, solution, init_keys)`: one dataset under several inits.
 """
 
@@ -257,8 +258,11 @@ def population_devices(population: int) -> list:
 
     Accelerators: all local devices (the population must divide evenly; `Distiller`
     says so). CPU devices stand for cores (see `engine/__init__.py`): use as many as
-    divide the population evenly, so any population size runs.
+    divide the population evenly, so any population size runs. A run over several
+    processes (`engine.multihost`): every device of every process, all of them.
     """
+    if jax.process_count() > 1:
+        return jax.devices()
     devices = jax.local_devices()
     if devices[0].platform != "cpu":
         return devices

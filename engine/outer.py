@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine import dataset as ds_lib
+from engine import multihost
 from engine.config import ConfigError, HadesConfig
 from engine.driver import ChunkResult, EsDriver, clean_fitness
 from engine.envs.registry import get_spec, make_env
@@ -54,7 +55,12 @@ class Distiller(EsDriver):
             raise ConfigError(
                 "outer.population",
                 cfg.outer.population,
-                f"must be divisible by the {n_dev} local devices",
+                f"must be divisible by the {n_dev} "
+                + (
+                    "devices of the run's processes"
+                    if multihost.count() > 1
+                    else "local devices"
+                ),
             )
         # With several devices the ES state lives replicated on the population mesh,
         # where the chunk leaves it; placing it there first avoids a recompile after
@@ -70,7 +76,8 @@ class Distiller(EsDriver):
             self.problem.population_fitness,
             cfg.seed,
             cfg.outer.chunk,
-            evaluate=self._evaluate,
+            # Over several processes only the leader evaluates the mean dataset.
+            evaluate=self._evaluate if multihost.is_leader() else None,
             eval_every=cfg.outer.eval_every,
             aux_name="bc_loss",
             replicated=replicated,
@@ -99,7 +106,10 @@ class Distiller(EsDriver):
     def mean_solution(self, es_state):
         """The ES mean, on one device: after a sharded chunk it is replicated over
         the population mesh, and evaluating it there (a replicated program over the
-        CPU devices) deadlocked in XLA's CPU runtime (threads parked, 0% CPU)."""
+        CPU devices) deadlocked in XLA's CPU runtime (threads parked, 0% CPU).
+        Over several processes: this process's copy, on its first device."""
+        if multihost.count() > 1:
+            return self.strategy.get_mean(multihost.local(es_state))
         return jax.device_put(self.strategy.get_mean(es_state), self.problem.devices[0])
 
     def mean_dataset(self, es_state, **meta) -> ds_lib.Dataset:

@@ -114,6 +114,21 @@ class Strategy:
         hp["learning_rate"] = jnp.asarray(lr, hp["learning_rate"].dtype)
         return state.replace(opt_state=opt_state._replace(hyperparams=hp))
 
+    def set_knob(self, state, params, name: str, value: float):
+        """(state, params) with live knob `name` (lr, sigma, temperature) set to
+        `value`; ValueError when this strategy has no such knob."""
+        if name == "lr":
+            return self.set_lr(state, value), params
+        if name == "sigma":
+            return self.set_sigma(state, value), params
+        if name == "temperature":
+            if self.outer.strategy != "SNES":
+                raise ValueError(
+                    f"{self.outer.strategy} has no temperature (SNES only)"
+                )
+            return state, self.default_params(temperature=value)
+        raise ValueError(f"unknown knob {name}")
+
     def decay(self, state):
         """Per-generation sigma and lr decay with floors (no-op at decay 1)."""
         o = self.outer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -231,12 +232,14 @@ def run_foreground(
     executor: str = "cli",
     restart: bool = False,
     trackers=None,
+    peers=None,
 ) -> int:
     """Run `runner` here with a progress line per chunk; Ctrl-C or SIGTERM stop it
     (checkpoint written, status stopped). Prints a final JSON line with --json.
     Other processes steer it with `hades control` (through the store).
     `trackers` (`engine.trackers.Trackers`) get every progress event and are
-    closed when the run ends."""
+    closed when the run ends. `peers`: the `Leader` of a run over several
+    processes (`run_distributed`)."""
     runner.executor = executor
     out = sys.stderr if json_out else sys.stdout
     if header and not quiet:
@@ -260,7 +263,7 @@ def run_foreground(
         old = signal.signal(signal.SIGTERM, on_term)
     try:
         summary = runner.run(
-            progress_fn=progress, generations=generations, restart=restart
+            progress_fn=progress, generations=generations, restart=restart, peers=peers
         )
     except KeyboardInterrupt:
         summary = {
@@ -311,7 +314,16 @@ def cmd_resume(args) -> int:
     from engine.trackers.cli import check_tracker_flags, trackers_for
 
     check_tracker_flags(args)
+    if getattr(args, "distributed", False):
+
+        def make():
+            runner = Runner.open(args.run, root=args.runs)
+            check_devices(runner.cfg)
+            return runner
+
+        return run_distributed(args, make, args.generations)
     runner = Runner.open(args.run, root=args.runs)
+    runner.check_start(restart=args.restart)  # refusals before the estimate
     check_run_length(
         runner.cfg,
         runner.store,
@@ -328,6 +340,111 @@ def cmd_resume(args) -> int:
         restart=args.restart,
         trackers=trackers,
     )
+
+
+# A run over several processes ----------
+def add_distributed_flags(p: argparse.ArgumentParser) -> None:
+    """--distributed and one flag per `engine.runtime.DistributedSpec` field."""
+    import typing
+
+    from engine.config import field_docs
+    from engine.runtime import DistributedSpec
+
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="One run over several processes (jax.distributed): every device of "
+        "every process evaluates the population; process 0 writes the run. Under "
+        "SLURM or Open MPI the settings below are detected.",
+    )
+    docs = field_docs(DistributedSpec)
+    hints = typing.get_type_hints(DistributedSpec)
+    for f in dataclasses.fields(DistributedSpec):
+        kind = str if hints[f.name] in (str, str | None) else int
+        extra = "" if f.default is None else f" Default: {f.default}."
+        p.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=kind,
+            default=None,
+            metavar="HOST:PORT" if kind is str else "N",
+            help=docs.get(f.name, "") + extra,
+        )
+
+
+def distributed_spec(args):
+    """The `DistributedSpec` of `--distributed` (None without it); DistributedError
+    when its flags are given without it or contradict each other."""
+    from engine.runtime import DistributedError, DistributedSpec
+
+    names = DistributedSpec.field_names()
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if not getattr(args, "distributed", False):
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise DistributedError(f"{flags} go with --distributed")
+        return None
+    spec = DistributedSpec(**given)
+    spec.check()
+    return spec
+
+
+def check_devices(cfg) -> None:
+    """RunError unless the population splits evenly over every device of the run."""
+    import jax
+
+    n = jax.device_count()
+    if cfg.outer.population % n:
+        raise RunError(
+            f"outer.population {cfg.outer.population} does not split over the {n} "
+            f"devices of the {jax.process_count()} processes: use a multiple of {n}"
+        )
+
+
+def _line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def run_distributed(args, make_runner, generations: int | None = None) -> int:
+    """Process 0 makes the run (`make_runner()`) and executes it, leading the
+    others; every other process follows it (`engine.runs.distributed`)."""
+    from engine import multihost
+    from engine.runs.distributed import Leader, follow
+
+    who = f"process {multihost.index()} of {multihost.count()}"
+    if not multihost.is_leader():
+        try:
+            summary = follow()
+        except multihost.PeerLostError as e:
+            print(f"hades: {e}", file=sys.stderr, flush=True)
+            return 1
+        except RunError as e:
+            print(f"hades: {who}: {e}", file=sys.stderr, flush=True)
+            return 2
+        if args.json:
+            print(json.dumps(jsonable(summary)), flush=True)
+        elif not args.quiet:
+            print(
+                f"{who}: followed run {summary['run_id']} to generation "
+                f"{summary['generations']}/{summary['total_generations']} "
+                f"({summary['status']})",
+                flush=True,
+            )
+        ok = summary["status"] in ("finished", "stopped") and summary["replicas_agree"]
+        return 0 if ok else 1
+    leader = Leader()
+    try:
+        runner = make_runner()
+        return run_foreground(
+            runner, args.json, args.quiet, generations, executor="cli", peers=leader
+        )
+    except multihost.PeerLostError as e:
+        print(f"hades: {e}", file=sys.stderr, flush=True)
+        return 1
+    except BaseException as e:
+        leader.abort(_line(e))  # the followers stop with the leader's reason
+        raise
 
 
 def cmd_fork(args) -> int:
@@ -601,6 +718,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print a final JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_start_flags(p)
+    add_distributed_flags(p)
     p.set_defaults(func=cmd_resume)
 
     p = subparsers.add_parser(

@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 KNOBS = ("lr", "sigma", "temperature")
+RUN, WAIT, STOP = 0, 1, 2
+"""A run's decision before its next chunk (what the leader of a run over several
+processes tells the others, `engine.runs.distributed`)."""
 
 
 class Control:

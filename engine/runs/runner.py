@@ -28,10 +28,18 @@ from typing import Any
 
 import numpy as np
 
+from engine import multihost
 from engine.atomic import atomic_write
 from engine.memory_estimate import check_memory
 from engine.runs import checkpoint as ckpt_lib
-from engine.runs.control import Control, read_commands, sync_from_store
+from engine.runs.control import (
+    RUN,
+    STOP,
+    WAIT,
+    Control,
+    read_commands,
+    sync_from_store,
+)
 from engine.runs.errors import RunError
 from engine.runs.lock import STALE_MIN_SECONDS, RunLock, process_record
 from engine.runs.store import (
@@ -182,16 +190,35 @@ class Runner:
                 f"unknown runner settings {sorted(unknown)}; known: "
                 f"{sorted(DEFAULT_SETTINGS)}"
             )
-        check_memory(cfg)  # before anything is written or compiled
         store = root if isinstance(root, RunStore) else RunStore(root)
+        cls.check_launch(cfg, store, {**DEFAULT_SETTINGS, **settings})
         info = store.create(
             cfg,
             name=name,
             parent=parent,
             runner={**DEFAULT_SETTINGS, **settings},
             labels=labels,
+            check=False,  # check_launch did
         )
         return cls(store, info.path)
+
+    @staticmethod
+    def check_launch(cfg, store: RunStore, settings: dict | None = None) -> None:
+        """What refuses a run before anything is written or compiled: a runs
+        root that is not writable or too full for it (RunError), a config whose
+        memory estimate exceeds this device's (MemoryEstimateError). The CLI calls
+        it before printing its time estimate."""
+        s = {**DEFAULT_SETTINGS, **(settings or {})}
+        store.check_writable(estimate_bytes(cfg, s["keep_last"], s["keep_every"]))
+        check_memory(cfg)
+
+    def check_start(self, restart: bool = False) -> None:
+        """`check_launch` for this run, and (unless `restart`) the refusal of a
+        start over that would delete its history: what `run` refuses, checked
+        before anything is printed or written."""
+        self.check_launch(self.cfg, self.store, self.settings)
+        if not restart:
+            self._refuse_history_loss()
 
     @classmethod
     def open(cls, run, root=None) -> Runner:
@@ -316,12 +343,15 @@ class Runner:
         control: Control | None = None,
         generations: int | None = None,
         restart: bool = False,
+        peers=None,
     ) -> dict:
         """Run (or resume) to `generations` (default: the run's target).
 
         A run with metrics rows or a dataset but no usable checkpoint is refused
         (RunError naming `hades fork` and `--restart`) unless `restart`: then it
         starts over on purpose, its rows and checkpoints deleted.
+        `peers`: an `engine.runs.distributed.Leader` when this process leads a run
+        over several processes (it tells them the start and every decision).
 
         Returns a summary dict: run_dir, run_id, generations, total_generations,
         best_fitness, mean_dataset_return, seconds, status, message, dataset,
@@ -336,12 +366,9 @@ class Runner:
         consecutive generations ends with status failed (no exception).
         """
         self.control = control if control is not None else Control()
-        # Launch check (a resume too): an unwritable or full root fails here
-        s = self.settings
-        self.store.check_writable(
-            estimate_bytes(self.cfg, s["keep_last"], s["keep_every"])
-        )
-        check_memory(self.cfg)  # this device may have less than the creator's
+        self._peers = peers
+        # Launch check (a resume too: this device may have less memory or disk)
+        self.check_launch(self.cfg, self.store, self.settings)
         if not self._lock.held:
             self._lock.acquire()
         try:
@@ -637,24 +664,19 @@ class Runner:
     def _apply_changes(self, d, es_state, es_params, changes: dict, gen: int):
         applied, rejected, previous = {}, {}, {}
         strategy = d.strategy
+        # This process's copy (a distributed run's state is a global array; the
+        # next chunk places the changed copy again).
+        es_state, es_params = multihost.local((es_state, es_params))
         for k, v in changes.items():
             try:
                 if k == "lr":
                     previous[k] = _float(strategy.lr(es_state))
-                    es_state = strategy.set_lr(es_state, v)
                 elif k == "sigma":
                     previous[k] = _float(strategy.sigma(es_state))
-                    es_state = strategy.set_sigma(es_state, v)
-                elif k == "temperature":
-                    if self.cfg.outer.strategy != "SNES":
-                        raise ValueError(
-                            f"{self.cfg.outer.strategy} has no temperature (SNES only)"
-                        )
+                es_state, es_params = strategy.set_knob(es_state, es_params, k, v)
+                if k == "temperature":
                     previous[k] = self.temperature
-                    es_params = strategy.default_params(temperature=v)
                     self.temperature = v
-                else:
-                    raise ValueError(f"unknown knob {k}")
                 applied[k] = v
             except ValueError as e:
                 rejected[k] = str(e)
@@ -712,6 +734,11 @@ class Runner:
             self._clean_temp_files()
             d = self.distiller = self._distiller()
             es_state, es_params, gen, origin = self._initial_state(d)
+            if self._peers is not None:
+                es_state, es_params = self._peers.start(
+                    self.run_id, d, es_state, es_params, gen, total
+                )
+                self.status["distributed"] = dict(self._peers.info)
             if gen == 0 or origin != "checkpoint":
                 self._ckpt_gen = None
             else:
@@ -758,6 +785,11 @@ class Runner:
                 if disk_full(e)
                 else f"{type(e).__name__}: {e}"
             )
+            if isinstance(e, multihost.PeerLostError):
+                msg += (
+                    f"; resume from the last checkpoint with: hades resume "
+                    f"{self.run_id} --distributed"
+                )
             gen = self.status.get("generation", 0)
             with contextlib.suppress(Exception):
                 if self._state is not None:
@@ -774,6 +806,12 @@ class Runner:
 
     _state: tuple | None = None
     _restart = False
+    _peers = None
+
+    def _tell(self, kind: int, knobs: dict | None = None) -> None:
+        """The decision before a chunk, to the other processes of a distributed run."""
+        if self._peers is not None:
+            self._peers.decide(kind, knobs)
 
     # Between chunks ----------
     def _sync_control(self, control: Control) -> None:
@@ -831,6 +869,7 @@ class Runner:
             self._sync_control(control)
             if self._end is not None or control.stopped:
                 self._end = self._end or ("stopped", "stopped by user")
+                self._tell(STOP)
                 return es_state, es_params, True
             if control.paused:
                 self._event("pause", generation=gen)
@@ -840,18 +879,24 @@ class Runner:
                 while control.paused and not control.stopped:
                     control.wait_while_paused(timeout=min(wait, 0.5))
                     self._sync_control(control)
+                    # The other processes wait in short rounds (no collective
+                    # stays open for the whole pause) and see a death at once.
+                    self._tell(WAIT)
                     if time.time() - self.status.get("heartbeat", 0) >= wait:
                         self._write_status(force_index=False)
                 if control.stopped:
                     self._end = ("stopped", "stopped by user")
+                    self._tell(STOP)
                     return es_state, es_params, True
                 self._event("unpause", generation=gen)
             changes = control.take_pending()
+            applied = {}
             if changes:
-                es_state, es_params, _, _ = self._apply_changes(
+                es_state, es_params, applied, _ = self._apply_changes(
                     self.distiller, es_state, es_params, changes, gen
                 )
                 self._state = (es_state, es_params, gen)
+            self._tell(RUN, applied)
             length = min(self.cfg.outer.chunk, self._total - gen)
             compiling = length not in self.distiller.compiled_lengths
             want = "compiling" if compiling else "running"
@@ -982,6 +1027,17 @@ class Runner:
             self._checkpoint(d, es_state, es_params, gen)
             if self._dataset_gen != gen or not self.paths.dataset.is_file():
                 self._write_dataset(d, es_state, gen)
+        if self._peers is not None:
+            digests = self._peers.finish(es_state)
+            agree = len(set(digests)) == 1
+            self.status["distributed"].update(state_digests=digests, agree=agree)
+            if not agree:
+                end_status, message = (
+                    "failed",
+                    f"the processes' copies of the ES state differ at generation "
+                    f"{gen} (digests {', '.join(x[:8] for x in digests)}): a bug; "
+                    "the leader's copy was saved",
+                )
         self.status["generation"] = gen
         kind = {"finished": "finish", "stopped": "stop", "failed": "fail"}[end_status]
         row = {"generation": gen}

@@ -4,7 +4,8 @@
 127.0.0.1 only: Ray maps a loopback node address to the machine's outward address
 unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER is 0 when Ray is imported, so `session`
 sets that (and RAY_USAGE_STATS_ENABLED=0) for the import and the start only, and
-checks the node address afterwards. No Ray dashboard is started.
+checks the node address afterwards; it does the same to join a cluster at a
+loopback address. No Ray dashboard is started.
 
 Any other address joins an existing cluster: ``ray://HOST:PORT`` (Ray Client, from
 outside the cluster), ``HOST:PORT`` (the GCS address, from a node of the cluster)
@@ -142,10 +143,13 @@ def session(settings: RaySettings) -> Iterator[dict]:
     it (address, node_ip, cpus, gpus). SweepError when it cannot be reached."""
     check_reachable(settings.address)
     env = {"RAY_USAGE_STATS_ENABLED": "0"}
+    host = (check_address(settings.address) or ("",))[0]
+    if settings.address == "local" or host in LOOPBACK:
+        # A loopback address stays loopback (see the module docstring), for a
+        # local instance and for a cluster bound to 127.0.0.1 alike.
+        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     if settings.address == "local":
-        # A loopback node address, kept (see the module docstring); RAY_ADDRESS
-        # would make ray.init join another instance instead of starting one.
-        env.update(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_ADDRESS=None)
+        env["RAY_ADDRESS"] = None  # it would make ray.init join, not start
     with _scoped_env(env), warnings.catch_warnings():
         # Ray starts its processes with fork+exec; JAX's at-fork warning is about
         # a fork that goes on running Python, which this is not.
@@ -170,18 +174,28 @@ def session(settings: RaySettings) -> Iterator[dict]:
             else:
                 ray.init(address=settings.address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
+            hint = ""
+            if settings.address != "local" and not os.environ.get("RAY_AUTH_MODE"):
+                hint = (
+                    " (a cluster with token authentication, Ray's default, needs "
+                    "RAY_AUTH_MODE=token here and its token in ~/.ray/auth_token or "
+                    "RAY_AUTH_TOKEN)"
+                )
             raise SweepError(
                 f"cannot connect to Ray at {settings.address}: "
                 + str(e).strip().splitlines()[0]
+                + hint
             ) from None
     try:
+        resources = ray.cluster_resources()
         info = {
             "address": settings.address,
-            "node_ip": ray.util.get_node_ip_address(),
-            "cpus": ray.cluster_resources().get("CPU", 0),
-            "gpus": ray.cluster_resources().get("GPU", 0),
+            "cpus": resources.get("CPU", 0),
+            "gpus": resources.get("GPU", 0),
         }
-        if settings.address == "local" and info["node_ip"] not in LOOPBACK:
+        if settings.address == "local":
+            info["node_ip"] = ray.util.get_node_ip_address()
+        if info.get("node_ip", "127.0.0.1") not in LOOPBACK:
             raise SweepError(
                 f"the local Ray instance took the address {info['node_ip']}, not "
                 "127.0.0.1 (Ray was imported before the sweep started it); run the "

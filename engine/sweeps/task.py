@@ -30,6 +30,17 @@ def check_visible(root: str, run_id: str) -> None:
         )
 
 
+def _drop_inherited_device_flags() -> None:
+    """Let the run's claim set this worker's XLA CPU devices: a Ray worker inherits
+    the environment of whoever started Ray, and a driver that ran `engine.setup()`
+    exported its own device count in XLA_FLAGS, which would otherwise win."""
+    from engine.runtime import DEVICES_FLAG, EIGEN_FLAG
+
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    kept = [f for f in flags if not f.startswith((DEVICES_FLAG, EIGEN_FLAG))]
+    os.environ["XLA_FLAGS"] = " ".join(kept)
+
+
 def summary_of(status: dict) -> dict:
     """A `Runner.run`-like summary of a run that needs no execution."""
     return {
@@ -48,11 +59,14 @@ def summary_of(status: dict) -> dict:
 def execute_run(run_id: str, root: str, cpu_devices: int | None = None) -> dict:
     """Run (or resume) `run_id` under `root` to its end; returns its summary.
 
-    Called in a Ray worker: `engine.setup` first (a CPU device per claimed CPU),
-    before JAX computes anything in this process."""
+    Called in a Ray worker: `engine.setup` first, with `cpu_devices` XLA CPU
+    devices (one per claimed CPU), before JAX computes anything in this process."""
     check_visible(root, run_id)
     import engine
+    from engine import runtime
 
+    if cpu_devices and runtime.info() is None:
+        _drop_inherited_device_flags()
     engine.setup(cpu_devices=cpu_devices)
     from engine.runs.runner import Runner
     from engine.runs.store import RunStore

@@ -363,8 +363,9 @@ class Trackers:
         self._finished.set()
 
     def _draw(self, snap: Path) -> None:
-        """Draw an evaluation point for the backends still logging."""
-        if not any(w.state in ("starting", "ready") for w in self.workers):
+        """Draw an evaluation point if a backend is logging (not one still
+        connecting: a tracker that never connects costs the run nothing)."""
+        if not any(w.state == "ready" for w in self.workers):
             return
         media = self._render(snap)
         if media is not None:

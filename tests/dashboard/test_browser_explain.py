@@ -7,11 +7,17 @@ with no exception on the page. Screenshots go to ``test-output/browser-explain/`
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 from conftest import ROOT, tiny_cartpole
-from test_browser_e2e import ARGS, CHROMIUM, Page, _requirements, streamlit_server
+from test_browser_e2e import (
+    ARGS,
+    CHROMIUM,
+    Page,
+    _requirements,
+    _wait,
+    streamlit_server,
+)
 
 OUT = ROOT / "test-output" / "browser-explain"
 RESULT = "Removing pair"  # the headline above the explain figures
@@ -65,9 +71,7 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     pw.locator("[data-testid='stRadio'] label", has_text=source).first.click()
     p.idle()
     tab = pw.get_by_role("tab", name="Explain")
-    deadline = time.monotonic() + 30
-    while tab.count() != 1 and time.monotonic() < deadline:  # stale tabs go
-        time.sleep(0.2)
+    _wait(lambda: tab.count() == 1, 30)  # the previous source's tabs go
     tab.click()
     p.idle()
     if compute:

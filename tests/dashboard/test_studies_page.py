@@ -340,7 +340,7 @@ def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
         "size-sweep",
         {
             "sizes": "1,4",
-            "generations": 40,  # 20 chunks: the stop lands long before the end
+            "generations": 20,  # 10 chunks: the stop lands long before the end
             "population": 8,
             "eval_inits": 2,
             "overrides": TINY_TEXT,
@@ -353,7 +353,8 @@ def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
         ev = (mgr.info() or {}).get("event") or {}
         return ev.get("stage") == "distil N=4" and ev.get("done", 0) >= 2
 
-    deadline = time.monotonic() + 120
+    # Generous bounds (not timings): two compilations on a busy 2-core machine
+    deadline = time.monotonic() + 400
     while time.monotonic() < deadline and not second_run_started():
         assert not mgr.info()["done"], mgr.info()["error"]
         time.sleep(0.02)
@@ -367,7 +368,7 @@ def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
     assert runs["size_sweep N=1"]["status"] == "finished"
     assert runs["size_sweep N=4"]["status"] == "stopped"
     stopped_at = runs["size_sweep N=4"]["generation"]
-    assert 2 <= stopped_at < 40
+    assert 2 <= stopped_at < 20
     n1_rows = len(store.read_metrics(runs["size_sweep N=1"]["id"]))
 
     at = _page()
@@ -380,9 +381,12 @@ def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
     assert sorted(listed["status"]) == ["finished", "stopped"]
     at.button(key="studies.resume").click().run()
     _ok(at)
-    assert not _texts(at, "error")
+    # The resume itself raised nothing (the list may still show the study failed
+    # until its thread has reopened it)
+    assert not [e for e in _texts(at, "error") if not e.startswith("This study")]
     assert mgr.info()["resume"] == sid
-    deadline = time.monotonic() + 120
+    assert any("(resumed)" in t for t in _texts(at, "markdown") + _texts(at, "success"))
+    deadline = time.monotonic() + 400
     while time.monotonic() < deadline and not at.success:
         time.sleep(0.5)
         at.run()
@@ -397,7 +401,7 @@ def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
     assert len(store.read_metrics(after["size_sweep N=1"]["id"])) == n1_rows
     events = [r.get("event") for r in store.read_metrics(after["size_sweep N=4"]["id"])]
     assert events.count("resume") == 1 and events.count("stop") == 1
-    assert after["size_sweep N=4"]["generation"] == 40
+    assert after["size_sweep N=4"]["generation"] == 20
     res = json.loads((root_env / "studies" / sid / "results.json").read_text())
     assert res["sizes"] == [1, 4] and res["runs"] == [
         after["size_sweep N=1"]["id"],
