@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from tracker_files import tensorboard_series
+from tracker_files import tensorboard_run, tensorboard_series
 
 pytest.importorskip(
     "tensorboard",
@@ -56,13 +56,22 @@ def test_launch_logs_to_tensorboard(dashboard, tmp_path):
     run_dir = Path(job["run_dir"])
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     want = {r["generation"]: r["fitness_mean"] for r in rows if "fitness_mean" in r}
-    series = {}
-    deadline = time.monotonic() + 120  # the trackers finish in their own threads
-    while time.monotonic() < deadline and sorted(series) != sorted(want):
+    last = max(want)
+    series, rollouts = {}, []
+
+    def done() -> bool:  # the trackers finish in their own threads
+        return sorted(series) == sorted(want) and last in rollouts
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not done():
         time.sleep(0.5)
         if (run_dir / "tensorboard").is_dir():
             series = tensorboard_series(run_dir / "tensorboard", "fitness_mean")
+            acc = tensorboard_run(run_dir / "tensorboard")
+            if "rollout" in acc.Tags()["images"]:
+                rollouts = [e.step for e in acc.Images("rollout")]
     assert series == pytest.approx(want)
+    assert last in rollouts  # the last evaluation point's video, drawn at the end
 
 
 def test_launch_with_a_missing_extra_is_an_error(dashboard, monkeypatch):
