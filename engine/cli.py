@@ -62,6 +62,7 @@ def cmd_distill(args) -> int:
 
         return run_distributed(args, make)
     store = RunStore(args.runs)
+    Runner.check_launch(cfg, store)  # refusals before the estimate
     check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
     runner = Runner.create(cfg, root=store, name=args.name or "")
     trackers = trackers_for(args, runner, "distill")

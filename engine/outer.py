@@ -73,7 +73,8 @@ class Distiller(EsDriver):
         )
         super().__init__(
             Strategy(cfg.outer, self.problem.template),
-            self.problem.population_fitness,
+            # Looked up at trace time, so a patched `problem` takes effect
+            lambda key, population: self.problem.population_fitness(key, population),
             cfg.seed,
             cfg.outer.chunk,
             # Over several processes only the leader evaluates the mean dataset.

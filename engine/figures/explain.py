@@ -99,25 +99,34 @@ def importance(res: dict) -> dict:
 
 def labels(res: dict) -> dict:
     """Grouped bars: the mean return with each pair's label changed (discrete: to
-    each other action; continuous: scaled); dashed line: labels as evolved."""
+    each other action, the bar's text naming it; continuous: scaled); dashed line:
+    the labels as evolved."""
     names = _pair_names(res)
-    options: list[str] = []
-    for p in res["pairs"]:
-        options += [k for k in p["label_sensitivity"] if k not in options]
-    data = [
-        {
-            "type": "bar",
-            "x": names,
-            "y": [p["label_sensitivity"].get(opt) for p in res["pairs"]],
-            "name": f"label {opt}",
-            "marker": {"color": PALETTE[k % len(PALETTE)]},
-        }
-        for k, opt in enumerate(options)
-    ]
+    changes = [list(p["label_sensitivity"].items()) for p in res["pairs"]]
+    count = max((len(c) for c in changes), default=0)
+    discrete = res.get("label_kind") != "continuous"
+    data = []
+    for k in range(count):
+        got = [c[k] if k < len(c) else (None, None) for c in changes]
+        if discrete:
+            label = "to the other action" if count == 1 else f"to other action {k + 1}"
+        else:
+            label = f"label {got[0][0]}"
+        data.append(
+            {
+                "type": "bar",
+                "x": names,
+                "y": [v for _, v in got],
+                "text": [n or "" for n, _ in got] if discrete else None,
+                "textposition": "inside" if discrete else None,
+                "name": label,
+                "marker": {"color": PALETTE[k % len(PALETTE)]},
+            }
+        )
     what = (
-        "label sensitivity, label scaled"
-        if res.get("label_kind") == "continuous"
-        else "label sensitivity, label changed to another action"
+        "label sensitivity, label changed to another action"
+        if discrete
+        else "label sensitivity, label scaled"
     )
     return {
         "data": data,

@@ -323,6 +323,7 @@ def cmd_resume(args) -> int:
 
         return run_distributed(args, make, args.generations)
     runner = Runner.open(args.run, root=args.runs)
+    runner.check_start(restart=args.restart)  # refusals before the estimate
     check_run_length(
         runner.cfg,
         runner.store,

@@ -190,16 +190,35 @@ class Runner:
                 f"unknown runner settings {sorted(unknown)}; known: "
                 f"{sorted(DEFAULT_SETTINGS)}"
             )
-        check_memory(cfg)  # before anything is written or compiled
         store = root if isinstance(root, RunStore) else RunStore(root)
+        cls.check_launch(cfg, store, {**DEFAULT_SETTINGS, **settings})
         info = store.create(
             cfg,
             name=name,
             parent=parent,
             runner={**DEFAULT_SETTINGS, **settings},
             labels=labels,
+            check=False,  # check_launch did
         )
         return cls(store, info.path)
+
+    @staticmethod
+    def check_launch(cfg, store: RunStore, settings: dict | None = None) -> None:
+        """What refuses a run before anything is written or compiled: a runs
+        root that is not writable or too full for it (RunError), a config whose
+        memory estimate exceeds this device's (MemoryEstimateError). The CLI calls
+        it before printing its time estimate."""
+        s = {**DEFAULT_SETTINGS, **(settings or {})}
+        store.check_writable(estimate_bytes(cfg, s["keep_last"], s["keep_every"]))
+        check_memory(cfg)
+
+    def check_start(self, restart: bool = False) -> None:
+        """`check_launch` for this run, and (unless `restart`) the refusal of a
+        start over that would delete its history: what `run` refuses, checked
+        before anything is printed or written."""
+        self.check_launch(self.cfg, self.store, self.settings)
+        if not restart:
+            self._refuse_history_loss()
 
     @classmethod
     def open(cls, run, root=None) -> Runner:
@@ -348,12 +367,8 @@ class Runner:
         """
         self.control = control if control is not None else Control()
         self._peers = peers
-        # Launch check (a resume too): an unwritable or full root fails here
-        s = self.settings
-        self.store.check_writable(
-            estimate_bytes(self.cfg, s["keep_last"], s["keep_every"])
-        )
-        check_memory(self.cfg)  # this device may have less than the creator's
+        # Launch check (a resume too: this device may have less memory or disk)
+        self.check_launch(self.cfg, self.store, self.settings)
         if not self._lock.held:
             self._lock.acquire()
         try:

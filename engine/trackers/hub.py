@@ -351,26 +351,34 @@ class Trackers:
             waiting = snap
             if not newer and time.monotonic() >= next_draw:
                 t0 = time.monotonic()
-                self._draw(waiting)
-                waiting = None
+                if self._draw(waiting):
+                    waiting = None
                 spent = time.monotonic() - t0
                 next_draw = time.monotonic() + spent * (1 / MEDIA_SHARE - 1)
         if waiting is not None:  # the run is over: nothing left to slow down
+            deadline = time.monotonic() + START_GRACE_SECONDS
+            while (
+                any(w.state == "starting" for w in self.workers)
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
             self._draw(waiting)
         for w in self.workers:
             w.put(("status", status))
             w.q.put(_DONE)
         self._finished.set()
 
-    def _draw(self, snap: Path) -> None:
+    def _draw(self, snap: Path) -> bool:
         """Draw an evaluation point if a backend is logging (not one still
-        connecting: a tracker that never connects costs the run nothing)."""
+        connecting: a tracker that never connects costs the run nothing).
+        False when it was not drawn for that reason."""
         if not any(w.state == "ready" for w in self.workers):
-            return
+            return False
         media = self._render(snap)
         if media is not None:
             for w in self.workers:
                 w.put(("media", media))
+        return True
 
     def _render(self, snap: Path) -> Media | None:
         from engine import dataset as ds_lib

@@ -6,7 +6,6 @@ with no exception on the page. Screenshots go to ``test-output/browser-explain/`
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
@@ -69,10 +68,11 @@ def _no_exception(pw) -> None:
 
 def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     """Pick a source on the Dataset page, open Explain, (compute) and check."""
-    # The radio's label takes the click (the input sits under it)
-    pw.locator("label").filter(has_text=re.compile(source)).first.click()
+    pw.locator("[data-testid='stRadio'] label", has_text=source).first.click()
     p.idle()
-    pw.get_by_role("tab", name="Explain").last.click()
+    tab = pw.get_by_role("tab", name="Explain")
+    _wait(lambda: tab.count() == 1, 30)  # the previous source's tabs go
+    tab.click()
     p.idle()
     if compute:
         pw.get_by_role("button", name="Explain this dataset").click()
@@ -81,10 +81,8 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
         _shot(pw, f"{name}-progress")
     pw.get_by_text(RESULT).first.wait_for(timeout=600_000)
     p.idle()
-    # The charts draw after the results text (plotly loads in the browser)
-    if not _wait(lambda: pw.locator(".js-plotly-plot").count() >= 4, 120):
-        _shot(pw, f"{name}-no-charts")
-        raise AssertionError(f"{name}: the Explain charts did not draw")
+    # importance, label sensitivity, policy map, coverage
+    pw.locator("[data-testid='stPlotlyChart']").nth(3).wait_for(timeout=60_000)
     _no_exception(pw)
     _shot(pw, f"{name}-explain")
 
