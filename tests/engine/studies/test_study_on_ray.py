@@ -32,6 +32,7 @@ TINY = [
 def test_size_sweep_runs_execute_on_ray(tmp_path):
     root = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HADES_CPU_DEVICES": "1"}
+    env.pop("XLA_FLAGS", None)  # this process's engine.setup() flags
     out = subprocess.run(
         [sys.executable, "-m", "engine.cli", "study", "size-sweep", *TINY]
         + ["--ray", "local", "--local-cpus", "2", "--runs", str(root), "--json"],

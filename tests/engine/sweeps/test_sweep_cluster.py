@@ -59,6 +59,7 @@ def cluster():
         "RAY_USAGE_STATS_ENABLED": "0",
     }
     env.pop("RAY_ADDRESS", None)
+    env.pop("XLA_FLAGS", None)  # this process's engine.setup() flags
     head = subprocess.Popen(
         [ray_cli, "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
         + [f"--port={port}", f"--ray-client-server-port={client_port}"]

@@ -38,15 +38,21 @@ RAY = ["--ray", "local", "--local-cpus", "2", "--cpus-per-run", "1"]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """The CLI's environment: this checkout first on the path (Ray workers import
-    it too), one CPU device per run, a compilation cache shared by the tests."""
+    it too), one CPU device per run (the Ray tasks claim one CPU each, and the
+    one-after-another reference must use as many devices: a result depends on the
+    device count in its last bits), a compilation cache shared by the tests."""
     cache = tmp_path_factory.mktemp("jax-cache")
-    return {
+    env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
         "HADES_JAX_CACHE": str(cache),
         "HADES_CPU_DEVICES": "1",
     }
+    # This test process ran engine.setup(): its XLA_FLAGS (a device per core)
+    # would win over HADES_CPU_DEVICES in the CLI processes
+    env.pop("XLA_FLAGS", None)
+    return env
 
 
 def hades(env, *args, root, rc: int | None = 0, timeout=600):
