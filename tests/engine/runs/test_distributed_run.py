@@ -218,6 +218,30 @@ def test_kill_a_process_the_run_fails_with_the_reason_and_resume_finishes(
 
 
 @pytest.mark.slow
+def test_kill_process_0_the_other_stops_and_the_run_reads_failed(tmp_path):
+    root = tmp_path / "runs"
+    long = [*DISTILL, "--set", "outer.generations=100000", "--runs", str(root)]
+    lead, follow = two_processes(long)
+    try:
+        assert wait_for(lambda: _status(root).get("generation", 0) >= 4)
+        lead.kill()  # the writer and the coordination service go at once
+        t0 = time.monotonic()
+        rc1, _, err1 = finish(follow, timeout=120)
+        seconds = time.monotonic() - t0
+    finally:
+        for p in (lead, follow):
+            if p.poll() is None:
+                p.kill()
+    assert rc1 == 1 and seconds < 60
+    last = err1.strip().splitlines()[-1]
+    assert last.startswith("hades: process 1 of 2 lost another process"), last
+    # Nobody is left to write the reason: the store reads the dead writer.
+    st = _status(root)
+    assert st["status"] == "failed" and st["message"] == "process died"
+    assert st["resumable"] and not st["alive"]
+
+
+@pytest.mark.slow
 def test_live_control_reaches_every_process_at_the_same_chunk(tmp_path, reference):
     root = tmp_path / "runs"
     lead, follow = two_processes([*DISTILL, "--runs", str(root)])
