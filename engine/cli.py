@@ -58,7 +58,9 @@ def cmd_distill(args) -> int:
 
         def make():
             check_devices(cfg)
-            return Runner.create(cfg, root=args.runs, name=args.name or "")
+            store = RunStore(args.runs)
+            check_run_length(cfg, store, yes=args.yes, quiet=args.quiet)
+            return Runner.create(cfg, root=store, name=args.name or "")
 
         return run_distributed(args, make)
     store = RunStore(args.runs)
@@ -438,7 +440,15 @@ def main(argv: list[str] | None = None) -> int:
             init_distributed(spec)
         return int(args.func(args) or 0)
 
-    code = _guarded(command, debug)
+    try:
+        code = _guarded(command, debug)
+    except BaseException:  # --debug: the traceback, then out like any failure
+        if spec is None:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        code = 1
     if spec is not None and code != 0:
         from engine.runtime import exit_now
 

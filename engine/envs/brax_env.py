@@ -7,6 +7,7 @@ AutoResetWrapper (a finished env returns to its cached first state), as the pape
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import sys
 import warnings
@@ -36,11 +37,32 @@ def import_brax_envs():
     return envs
 
 
+@contextlib.contextmanager
+def models_on_this_process():
+    """Brax builds its system with `mujoco.mjx.put_model(mj)`, which puts the
+    model on `jax.devices()[0]` when given no device (mujoco 3.x). In a run over
+    several processes that device is process 0's: every other process would hold
+    its environment on a device it cannot read (jax refuses to compile it). While
+    an environment is built here, put_model defaults to this process's first
+    device. Nothing changes in a single process."""
+    if jax.process_count() == 1:
+        yield
+        return
+    from mujoco import mjx
+
+    put_model = mjx.put_model
+    mjx.put_model = functools.partial(put_model, device=jax.local_devices()[0])
+    try:
+        yield
+    finally:
+        mjx.put_model = put_model
+
+
 class BraxEnv:
     def __init__(
         self, spec: EnvSpec, backend: str = "positional", episode_length: int = 1000
     ):
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), models_on_this_process():
             warnings.simplefilter("ignore")
             envs = import_brax_envs()
             self.env = envs.create(

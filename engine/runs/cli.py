@@ -319,9 +319,18 @@ def cmd_resume(args) -> int:
         def make():
             runner = Runner.open(args.run, root=args.runs)
             check_devices(runner.cfg)
+            check_run_length(
+                runner.cfg,
+                runner.store,
+                _left(runner, args.generations),
+                yes=args.yes,
+                quiet=args.quiet,
+            )
             return runner
 
-        return run_distributed(args, make, args.generations)
+        return run_distributed(
+            args, make, args.generations, restart=args.restart, job="resume"
+        )
     runner = Runner.open(args.run, root=args.runs)
     runner.check_start(restart=args.restart)  # refusals before the estimate
     check_run_length(
@@ -406,11 +415,19 @@ def _line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def run_distributed(args, make_runner, generations: int | None = None) -> int:
+def run_distributed(
+    args,
+    make_runner,
+    generations: int | None = None,
+    restart: bool = False,
+    job: str = "distill",
+) -> int:
     """Process 0 makes the run (`make_runner()`) and executes it, leading the
-    others; every other process follows it (`engine.runs.distributed`)."""
+    others, with the trackers asked for (process 0 alone logs); every other
+    process follows it (`engine.runs.distributed`)."""
     from engine import multihost
     from engine.runs.distributed import Leader, follow
+    from engine.trackers.cli import trackers_for
 
     who = f"process {multihost.index()} of {multihost.count()}"
     if not multihost.is_leader():
@@ -437,7 +454,14 @@ def run_distributed(args, make_runner, generations: int | None = None) -> int:
     try:
         runner = make_runner()
         return run_foreground(
-            runner, args.json, args.quiet, generations, executor="cli", peers=leader
+            runner,
+            args.json,
+            args.quiet,
+            generations,
+            executor="cli",
+            restart=restart,
+            trackers=trackers_for(args, runner, job),
+            peers=leader,
         )
     except multihost.PeerLostError as e:
         print(f"hades: {e}", file=sys.stderr, flush=True)

@@ -218,6 +218,30 @@ def test_kill_a_process_the_run_fails_with_the_reason_and_resume_finishes(
 
 
 @pytest.mark.slow
+def test_kill_process_0_the_other_stops_and_the_run_reads_failed(tmp_path):
+    root = tmp_path / "runs"
+    long = [*DISTILL, "--set", "outer.generations=100000", "--runs", str(root)]
+    lead, follow = two_processes(long)
+    try:
+        assert wait_for(lambda: _status(root).get("generation", 0) >= 4)
+        lead.kill()  # the writer and the coordination service go at once
+        t0 = time.monotonic()
+        rc1, _, err1 = finish(follow, timeout=120)
+        seconds = time.monotonic() - t0
+    finally:
+        for p in (lead, follow):
+            if p.poll() is None:
+                p.kill()
+    assert rc1 == 1 and seconds < 60
+    last = err1.strip().splitlines()[-1]
+    assert last.startswith("hades: process 1 of 2 lost another process"), last
+    # Nobody is left to write the reason: the store reads the dead writer.
+    st = _status(root)
+    assert st["status"] == "failed" and st["message"] == "process died"
+    assert st["resumable"] and not st["alive"]
+
+
+@pytest.mark.slow
 def test_live_control_reaches_every_process_at_the_same_chunk(tmp_path, reference):
     root = tmp_path / "runs"
     lead, follow = two_processes([*DISTILL, "--runs", str(root)])
@@ -336,3 +360,29 @@ def test_resume_of_an_unknown_run_stops_every_process_with_the_reason(tmp_path):
     last = err1.strip().splitlines()[-1]
     assert last.startswith("hades: process 1 of 2: process 0 did not start the run")
     assert "no-such-run" in last
+
+
+@pytest.mark.slow
+def test_a_brax_env_over_two_processes_equals_one_process(tmp_path):
+    """Brax builds its model on `jax.devices()[0]`, process 0's device: the other
+    process must build it on its own (`engine.envs.brax_env`)."""
+    hopper = ["distill", "--env", "hopper", "--size", "4", "--preset", "bench-hopper"]
+    for k, v in {
+        "outer.population": 4,
+        "outer.generations": 4,
+        "outer.chunk": 2,
+        "inner.width": 16,
+        "inner.steps": 5,
+        "fitness.num_envs": 1,
+        "fitness.num_steps": 32,
+    }.items():
+        hopper += ["--set", f"{k}={v}"]
+    rc, out, err = finish(start([*hopper, "--runs", str(tmp_path / "ref")], devices=2))
+    assert rc == 0, err[-3000:]
+    reference = result(last_json(out)["run_dir"])
+    lead, follow = two_processes([*hopper, "--runs", str(tmp_path / "runs")])
+    rc1, out1, err1 = finish(follow)
+    rc0, out0, err0 = finish(lead)
+    assert (rc0, rc1) == (0, 0), err0[-3000:] + err1[-3000:]
+    assert last_json(out1)["replicas_agree"]
+    assert_same(result(last_json(out0)["run_dir"]), reference)
