@@ -46,7 +46,7 @@ def test_dashboard_lines_use_the_same_parser():
     [
         (["config", "--set", "outer.population"], "hades: invalid config: --set="),
         (["study", "size-sweep", "--set", "=3"], "hades study size-sweep: --set="),
-        (["fork", "some-run", "--set", "bad"], "error: --set="),
+        (["fork", "some-run", "--set", "bad"], "hades: invalid config: --set="),
     ],
     ids=["config", "study", "fork"],
 )
