@@ -51,7 +51,7 @@ def command(args, full_disk: tuple[Path, Path] | None = None) -> list[str]:
 
 def environment(env: dict | None = None) -> dict:
     full_env = {k: v for k, v in os.environ.items() if k != "HADES_DEBUG"}
-    full_env.update(PYTHONPATH=str(ROOT), HADES_JAX_CACHE="0", **(env or {}))
+    full_env.update(PYTHONPATH=str(ROOT), **(env or {}))
     return full_env
 
 

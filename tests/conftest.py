@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HADES_JAX_CACHE", "0")
+# One persistent compilation cache for the whole session, shared by this process,
+# the xdist workers and every CLI subprocess: the tiny configs recur across tests,
+# and a cache hit is still logged as a compilation (see `CompileCounter`).
+os.environ.setdefault(
+    "HADES_JAX_CACHE", str(Path(tempfile.gettempdir()) / "hades-tests-jax-cache")
+)
 
 import engine  # noqa: E402
 

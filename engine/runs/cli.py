@@ -254,16 +254,38 @@ def run_foreground(
         if not quiet:
             print(format_progress(ev), file=out, flush=True)
 
-    old = None
+    # The first Ctrl-C or SIGTERM stops the run at its next chunk boundary, as
+    # `hades control RUN stop` does: an exception raised at an arbitrary point
+    # could leave one of JAX's locks held and hang the checkpoint that follows.
+    # A second one interrupts at once.
+    from engine.runs.control import Control
+
+    control = Control()
+    signalled: list[int] = []
+    old: dict = {}
     if threading.current_thread() is threading.main_thread():
 
-        def on_term(signum, frame):
-            raise KeyboardInterrupt
+        def on_signal(signum, frame):
+            signalled.append(signum)
+            if len(signalled) > 1:
+                raise KeyboardInterrupt
+            print(
+                "stopping at the end of this chunk (checkpoint written); "
+                "press Ctrl-C again to stop now",
+                file=sys.stderr,
+                flush=True,
+            )
+            control.stop("interrupted")
 
-        old = signal.signal(signal.SIGTERM, on_term)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, on_signal)
     try:
         summary = runner.run(
-            progress_fn=progress, generations=generations, restart=restart, peers=peers
+            progress_fn=progress,
+            control=control,
+            generations=generations,
+            restart=restart,
+            peers=peers,
         )
     except KeyboardInterrupt:
         summary = {
@@ -276,9 +298,9 @@ def run_foreground(
             print(json.dumps(jsonable(summary)), flush=True)
         return 130
     finally:
-        if old is not None:
+        for sig, handler in old.items():
             with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGTERM, old)
+                signal.signal(sig, handler)
         if trackers is not None:
             trackers.close("stopped")
     if json_out:
@@ -290,6 +312,8 @@ def run_foreground(
             f"{summary['seconds']:.1f} s -> {summary['dataset']}",
             flush=True,
         )
+    if signalled and summary["status"] == "stopped":
+        return 130  # stopped by a signal, as a shell expects
     if summary["status"] == "failed":
         print(
             f"hades: run {summary['run_id']} failed: {summary['message']}",

@@ -34,6 +34,7 @@ class Control:
         self._cond = threading.Condition()
         self._paused = False
         self._stopped = False
+        self.reason = "stopped by user"
         self._pending: dict[str, float] = {}
 
     # Commands ----------
@@ -49,10 +50,12 @@ class Control:
             self._paused = False
             self._bump()
 
-    def stop(self) -> None:
-        """Stop after the current chunk (checkpoint written, status stopped)."""
+    def stop(self, reason: str = "stopped by user") -> None:
+        """Stop after the current chunk (checkpoint written, status stopped);
+        `reason` becomes the run's status message."""
         with self._cond:
             self._stopped = True
+            self.reason = reason
             self._bump()
 
     def set(

@@ -868,7 +868,7 @@ class Runner:
         def hook(es_state, es_params, gen):
             self._sync_control(control)
             if self._end is not None or control.stopped:
-                self._end = self._end or ("stopped", "stopped by user")
+                self._end = self._end or ("stopped", control.reason)
                 self._tell(STOP)
                 return es_state, es_params, True
             if control.paused:
@@ -885,7 +885,7 @@ class Runner:
                     if time.time() - self.status.get("heartbeat", 0) >= wait:
                         self._write_status(force_index=False)
                 if control.stopped:
-                    self._end = ("stopped", "stopped by user")
+                    self._end = ("stopped", control.reason)
                     self._tell(STOP)
                     return es_state, es_params, True
                 self._event("unpause", generation=gen)

@@ -37,7 +37,8 @@ ARGS = [
 ]
 GENERATIONS = 400  # long enough to measure while it runs; stopped at the end
 
-pytestmark = pytest.mark.browser
+# One Chromium at a time: under `pytest -n 2` the browser tests share one worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def _requirements():

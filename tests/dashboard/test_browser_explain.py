@@ -22,7 +22,8 @@ from test_browser_e2e import (
 OUT = ROOT / "test-output" / "browser-explain"
 RESULT = "Removing pair"  # the headline above the explain figures
 
-pytestmark = pytest.mark.browser
+# One Chromium at a time: under `pytest -n 2` the browser tests share one worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ MARGIN = 256 * 2**20
 """Peak memory the hostile uploads may add (the upload itself is held in memory,
 8 MB, a few times over); before the fix the bomb took the process to 21 GB."""
 
-pytestmark = pytest.mark.browser
+# One Chromium at a time: under `pytest -n 2` the browser tests share one worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def _requirements():

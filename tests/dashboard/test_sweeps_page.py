@@ -17,6 +17,9 @@ from engine.sweeps.grid import SweepSpec, expand
 from engine.sweeps.ray_cluster import RaySettings
 from tests.conftest import ROOT
 
+# One local Ray instance at a time: under `pytest -n 2` these share one worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 PAGES = ROOT / "dashboard" / "app_pages"
 TINY_SET = (
     "outer.population=8",

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from engine.runs import RunStore
+from engine.runs.checkpoint import list_checkpoints
 from engine.runs.runner import write_config_file
 from tests.conftest import tiny_cartpole
 
@@ -129,8 +130,13 @@ def test_control_bad_input_leaves_the_run_untouched(long_run):
     assert store.read_config(run_id) == before
     st = store.read_status(run_id)
     assert st["status"] == "running" and st["lr"] == pytest.approx(0.05)
+    # SIGTERM stops it at the next chunk boundary, like `hades control RUN stop`.
     proc.terminate()
-    assert proc.wait(timeout=120) in (0, 130)
+    assert proc.wait(timeout=120) == 130
+    st = store.read_status(run_id)
+    assert st["status"] == "stopped" and st["message"] == "interrupted", st
+    ckpts = list_checkpoints(store.resolve(run_id) / "checkpoints")
+    assert ckpts and ckpts[-1][0] == st["generation"]  # a checkpoint where it stopped
 
 
 def test_control_refuses_finished_missing_and_corrupt_runs(tmp_path, tiny_cfg):

@@ -20,6 +20,9 @@ from engine.runs import RunStore
 from engine.sweeps import record
 from tests.conftest import ROOT
 
+# One local Ray instance at a time: under `pytest -n 2` these share one worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 pytest.importorskip("ray", reason="Ray is in the test extra: pip install -e .[test]")
 
 TINY = [
