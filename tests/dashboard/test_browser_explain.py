@@ -70,9 +70,11 @@ def _no_exception(pw) -> None:
 def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     """Pick a source on the Dataset page, open Explain, (compute) and check."""
     pw.locator("[data-testid='stRadio'] label", has_text=source).first.click()
-    p.idle()
+    p.idle(timeout=120)
     tab = pw.get_by_role("tab", name="Explain")
-    _wait(lambda: tab.count() == 1, 30)  # the previous source's tabs go
+    # The previous source's tabs stay (stale) until the rerun ends: on a busy
+    # machine that can take a while.
+    assert _wait(lambda: tab.count() == 1, 120), f"{tab.count()} Explain tabs"
     tab.click()
     p.idle()
     if compute:
