@@ -7,7 +7,8 @@ process shares one manager and its background threads, and editing a page does n
 start a second worker. Background jobs never call Streamlit; pages read the run
 store on disk (what a run started from the CLI writes too) and steer jobs of this
 process through the manager. The `StudyManager` (`dashboard/studies.py`, one study
-at a time) is kept the same way.
+at a time) is kept the same way and queues its study in the same `JobManager`, so
+runs and studies share one queue and its slots.
 """
 
 from __future__ import annotations
@@ -119,12 +120,12 @@ def yield_cpu_to_ui(event: dict | None = None) -> None:
 def _study_manager(root: str):
     from dashboard.studies import StudyManager
 
-    return StudyManager(root, nice_fn=yield_cpu_to_ui)
+    return StudyManager(root, nice_fn=yield_cpu_to_ui, jobs=_job_manager(root))
 
 
 def study_manager():
-    """The process-wide `StudyManager` (one study at a time, in a background
-    thread at the jobs' priority) for the current runs root."""
+    """The process-wide `StudyManager` (one study at a time, a task of the one
+    `JobManager`, at the jobs' priority) for the current runs root."""
     return _study_manager(str(runs_root()))
 
 

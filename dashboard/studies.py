@@ -1,5 +1,5 @@
 """Studies in the dashboard: what each one shows, its headline numbers, and a
-manager that runs one study at a time in a thread.
+manager that queues one study at a time beside the dashboard's runs.
 
 Lupu, Lu, Liesen, Lange, Foerster. "Behaviour Distillation". ICLR 2024.
 
@@ -8,8 +8,9 @@ progress_fn, resume) -> dict``; their distillations are runs of the store tagged
 with the study, their analysis goes to ``<runs>/studies/<id>/``). The form is
 derived from each study's `Params` in `dashboard.study_form`. This module is pure
 (no Streamlit): `headline` picks the numbers a person looks at first;
-`StudyManager` runs a study (new or resumed) in a background thread that never
-calls Streamlit and keeps its latest progress event for the page to read.
+`StudyManager` queues a study (new or resumed) as a task of the dashboard's one
+`JobManager`; the task never calls Streamlit and keeps its latest progress event
+for the page to read.
 """
 
 from __future__ import annotations
@@ -185,35 +186,47 @@ STOPPED = "Stopped from the dashboard: resume it from Past studies."
 
 
 class StudyManager:
-    """Runs one study at a time in a background thread (never calls Streamlit).
+    """Runs one study at a time as a task of the dashboard's `JobManager` (never
+    calls Streamlit).
 
-    `start` validates nothing itself (see `dashboard.study_form`); the thread lowers
-    its priority with `nice_fn` (called at its start and at each progress event, as
-    the job manager's runs do) and keeps the latest progress event. `info` returns a
-    copy of the current (or last) study's state for pages to draw.
+    The study takes one slot of the same queue as the dashboard's runs: on a CPU
+    (one slot) it waits while a run computes, and a run launched meanwhile waits
+    for it. `start` validates nothing itself (see `dashboard.study_form`); the
+    task lowers its priority with `nice_fn` (called at its start and at each
+    progress event, as the runs do) and keeps the latest progress event. `info`
+    returns a copy of the current (or last) study's state for pages to draw,
+    with ``queued`` (and ``waiting_for``, the jobs that hold the slots) while it
+    waits for a slot.
 
     `stop` asks the study to stop: a distillation in progress (a run of the store)
     gets a stop command through its control file, so it ends "stopped" with a
-    checkpoint at its next chunk; any other stage stops at its next progress event.
-    The study is then marked failed, and `resume` continues it: finished runs are
-    kept, the stopped run resumes from its checkpoint.
+    checkpoint at its next chunk; any other stage stops at its next progress event;
+    a queued study is cancelled. The study is then marked failed, and `resume`
+    continues it: finished runs are kept, the stopped run resumes from its
+    checkpoint.
     """
 
-    def __init__(self, root, nice_fn: Callable[..., Any] | None = None):
+    def __init__(self, root, nice_fn: Callable[..., Any] | None = None, jobs=None):
+        from engine.runs import JobManager
+
         self.root = str(root)
         self.nice_fn = nice_fn
+        # The dashboard passes its one manager; alone, a study gets its own queue.
+        self.jobs = jobs if jobs is not None else JobManager(self.root)
         self._lock = threading.Lock()
         self._job: dict | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._task: str | None = None
 
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True while the study is queued or computing."""
+        if self._task is None:
+            return False
+        return not self.jobs.job(self._task)["done"]
 
     def start(self, study: str, params, resume: str | None = None) -> None:
-        """Start `study` with `params` (its `Params`), or continue the study
-        `resume` (an id under ``<runs>/studies``); `StudyError` if one is still
-        running here."""
+        """Queue `study` with `params` (its `Params`), or the continuation of the
+        study `resume` (an id under ``<runs>/studies``); `StudyError` if one is
+        still queued or running here."""
         from engine.studies import STUDIES, StudyError
 
         if study not in STUDIES:
@@ -225,7 +238,6 @@ class StudyManager:
                     f"a {self._job['study']} study is still running here: one study "
                     "at a time (wait for it or stop it)"
                 )
-            self._stop = threading.Event()
             job = {
                 "study": study,
                 "preset": params.preset,
@@ -241,13 +253,11 @@ class StudyManager:
                 "study_dir": None,
             }
             self._job = job
-            self._thread = threading.Thread(
-                target=self._work,
-                args=(fn, params, resume, job, self._stop),
-                name=f"hades-study-{study}",
-                daemon=True,
+            self._task = self.jobs.submit_task(
+                f"study-{study}",
+                lambda stop: self._work(fn, params, resume, job, stop),
+                on_stop=lambda: self._stop_run((job["event"] or {}).get("run_id")),
             )
-            self._thread.start()
 
     def resume(self, study_row: dict) -> None:
         """Continue an interrupted study (a `list_studies` row) with the
@@ -284,6 +294,8 @@ class StudyManager:
             send(RunStore(self.root).resolve(run_id), "stop", sender="dashboard")
 
     def _work(self, fn, params, resume, job, stop) -> None:
+        with self._lock:
+            job["started"] = time.time()  # the queue wait is not the study's time
         self._nice()
         told: set[str] = set()  # runs sent a stop command
 
@@ -328,22 +340,28 @@ class StudyManager:
                 return None
             out = dict(self._job)
             out["event"] = dict(out["event"]) if out["event"] else None
-            return out
+            task = self._task
+        state = self.jobs.job(task)
+        out["queued"] = state["status"] == "queued"
+        out["waiting_for"] = self.jobs.ahead_of(task)
+        if state["done"] and not out["done"]:  # cancelled before it started
+            out.update(done=True, error=out["error"] or STOPPED)
+        return out
 
     def stop(self) -> bool:
-        """Ask the running study to stop (its current run at the next chunk)."""
+        """Ask the study to stop (its current run at the next chunk; a queued
+        study is cancelled)."""
         with self._lock:
             if not self.running() or self._job is None:
                 return False
-            self._stop.set()
             self._job["stopping"] = True
-            run_id = (self._job["event"] or {}).get("run_id")
-        self._stop_run(run_id)
+            task = self._task
+        self.jobs.stop(task)  # the task's on_stop reaches the current run
         return True
 
     def wait(self, timeout: float | None = None) -> dict | None:
-        """Join the study's thread (for tests and shutdown); returns `info()`."""
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
+        """Wait for the study's task to end (for tests and shutdown); returns
+        `info()`."""
+        if self._task is not None:
+            self.jobs.wait(self._task, timeout)
         return self.info()

@@ -157,9 +157,18 @@ def progress_panel() -> None:
         title += " (resumed)"
     with st.container(border=True, key="studies-progress"):
         if running:
-            frac, text = study_lib.progress_text(info["event"], info["started"])
-            st.markdown(f"{title} is running in this dashboard")
-            st.progress(frac, text=text)
+            if info.get("queued"):
+                st.markdown(f"{title} is queued in this dashboard")
+                ahead = ", ".join(f"`{j}`" for j in info.get("waiting_for") or [])
+                st.progress(0.0, text=f"waiting for {ahead or 'a free slot'}")
+                st.caption(
+                    "Runs and studies of this dashboard share one queue: the study "
+                    "starts when the job ahead of it ends."
+                )
+            else:
+                frac, text = study_lib.progress_text(info["event"], info["started"])
+                st.markdown(f"{title} is running in this dashboard")
+                st.progress(frac, text=text)
             rid = (info["event"] or {}).get("run_id")
             if rid:
                 st.caption(
@@ -213,8 +222,8 @@ def run_form(running: bool) -> None:
         busy = []
     if busy:
         st.caption(
-            f"{len(busy)} run(s) are computing in this dashboard: a study shares "
-            "the CPU with them."
+            f"{len(busy)} run(s) of this dashboard are queued or computing: a "
+            "study joins the same queue and starts when a slot is free."
         )
     if not submitted:
         return

@@ -1,4 +1,5 @@
-"""Background jobs: HaDES runs in daemon threads of this process, queued and steered.
+"""Background jobs: HaDES runs and studies in daemon threads of this process,
+queued and steered.
 
 The dashboard and the engine share one process and one JAX client, so a job is a
 thread, not a process. `JobManager` queues runs (`max_concurrent` at a time,
@@ -6,6 +7,11 @@ default one per accelerator), gives each a `Control` (pause, resume, stop, live
 lr/sigma/temperature) and keeps each job's latest progress in memory. It never
 calls Streamlit: pages read `jobs()` / `latest()` (or the run store on disk, which
 is what a reader in another process sees).
+
+A study is a `Task` of the same queue (`submit_task`): it takes one of the same
+slots, so on a CPU a study waits for the dashboard's run (and a run for the
+study) instead of both sharing the cores. The runs a study makes are runs of the
+store, steered through their control files like any run.
 
 Every queued run holds its run lock from submission, so no other process can start
 writing it meanwhile.
@@ -40,6 +46,8 @@ def default_concurrency() -> int:
 
 class Job:
     """One queued, running or ended run in this process."""
+
+    kind = "run"
 
     def __init__(self, runner: Runner, progress_fn, generations: int | None):
         self.runner = runner
@@ -95,6 +103,58 @@ class Job:
         }
 
 
+class Task:
+    """A job that is not one run (a study): `work(stop)` holds one slot of the
+    queue until it returns. `stop` is a `threading.Event` the work checks;
+    `on_stop` (optional) is called once when a stop is asked, to reach what the
+    work is waiting on (a study's current run)."""
+
+    kind = "task"
+
+    def __init__(
+        self,
+        task_id: str,
+        name: str,
+        work: Callable[[threading.Event], Any],
+        on_stop: Callable[[], Any] | None = None,
+    ):
+        self.run_id = task_id  # the manager's key, as for runs
+        self.name = name
+        self.work = work
+        self.on_stop = on_stop
+        self.stop_event = threading.Event()
+        self.control = Control()  # `stopped` before it starts: cancelled
+        self.status = "queued"
+        self.message = ""
+        self.result: Any = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.thread: threading.Thread | None = None
+        self.done = threading.Event()
+        self.submitted = time.time()
+
+    def request_stop(self) -> None:
+        if self.stop_event.is_set():
+            return
+        self.stop_event.set()
+        self.control.stop()
+        if self.on_stop is not None:
+            with contextlib.suppress(Exception):  # a courtesy: the work checks stop
+                self.on_stop()
+
+    def info(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "error": self.error,
+            "done": self.done.is_set(),
+            "submitted": self.submitted,
+        }
+
+
 class JobManager:
     """A queue of runs executed in background threads (see the module docstring)."""
 
@@ -108,6 +168,7 @@ class JobManager:
         self._running: set[str] = set()
         self._lock = threading.RLock()
         self._closed = False
+        self._tasks_made = 0
 
     # Submit ----------
     def submit(
@@ -167,6 +228,23 @@ class JobManager:
         )
         return self._enqueue(runner, progress_fn, None)
 
+    def submit_task(
+        self,
+        name: str,
+        work: Callable[[threading.Event], Any],
+        on_stop: Callable[[], Any] | None = None,
+    ) -> str:
+        """Queue `work(stop)` (a study) in the same slots as the runs; returns
+        its task id. See `Task`."""
+        self._check_open()
+        with self._lock:
+            self._tasks_made += 1
+            task = Task(f"{name}-task-{self._tasks_made}", name, work, on_stop)
+            self._jobs[task.run_id] = task
+            self._queue.append(task.run_id)
+            self._start_next()
+        return task.run_id
+
     def _enqueue(self, runner: Runner, progress_fn, generations) -> str:
         runner.reserve()  # RunError if another writer holds it
         job = Job(runner, progress_fn, generations)
@@ -192,18 +270,42 @@ class JobManager:
                 job.thread = threading.Thread(
                     target=self._work,
                     args=(job,),
-                    name=f"hades-run-{job.run_id}",
+                    name=f"hades-{job.kind}-{job.run_id}",
                     daemon=True,
                 )
                 job.thread.start()
 
-    def _cancel(self, job: Job) -> None:
-        with contextlib.suppress(Exception):
-            job.runner.cancel()
+    def _cancel(self, job: Job | Task) -> None:
+        if job.kind == "run":
+            with contextlib.suppress(Exception):
+                job.runner.cancel()
         job.status, job.message = "stopped", "cancelled before it started"
         job.done.set()
 
-    def _work(self, job: Job) -> None:
+    def _work(self, job: Job | Task) -> None:
+        try:
+            if job.kind == "task":
+                self._work_task(job)
+            else:
+                self._work_run(job)
+        finally:
+            job.done.set()
+            with self._lock:
+                self._running.discard(job.run_id)
+                if not self._closed:
+                    self._start_next()
+
+    def _work_task(self, task: Task) -> None:
+        task.status = "running"
+        try:
+            task.result = task.work(task.stop_event)
+            task.status = "stopped" if task.stop_event.is_set() else "finished"
+        except BaseException as e:
+            task.error = f"{type(e).__name__}: {e}"
+            task.traceback = traceback.format_exc()
+            task.status, task.message = "failed", task.error
+
+    def _work_run(self, job: Job) -> None:
         def hook(ev: dict) -> None:
             job.latest = ev
             job.status = ev["status"]
@@ -226,12 +328,6 @@ class JobManager:
             job.error = f"{type(e).__name__}: {e}"
             job.traceback = traceback.format_exc()
             job.status, job.message = "failed", job.error
-        finally:
-            job.done.set()
-            with self._lock:
-                self._running.discard(job.run_id)
-                if not self._closed:
-                    self._start_next()
 
     # Read and steer ----------
     def _find(self, run_id: str) -> Job | None:
@@ -255,9 +351,12 @@ class JobManager:
         self.control(run_id).pause()
 
     def stop(self, run_id: str) -> None:
-        """Stop a job (a queued one is cancelled)."""
+        """Stop a job or task (a queued one is cancelled)."""
         job = self._job(run_id)
-        job.control.stop()
+        if job.kind == "task":
+            job.request_stop()
+        else:
+            job.control.stop()
         with self._lock:
             if job.run_id in self._queue:
                 self._queue.remove(job.run_id)
@@ -268,10 +367,24 @@ class JobManager:
         return self.control(run_id).set(**knobs)
 
     def jobs(self) -> list[dict]:
-        """Every job of this manager, newest first (in-memory state)."""
+        """Every run of this manager, newest first (in-memory state)."""
         with self._lock:
-            jobs = list(self._jobs.values())
+            jobs = [j for j in self._jobs.values() if j.kind == "run"]
         return [j.info() for j in reversed(jobs)]
+
+    def tasks(self) -> list[dict]:
+        """Every task (study) of this manager, newest first."""
+        with self._lock:
+            tasks = [j for j in self._jobs.values() if j.kind == "task"]
+        return [t.info() for t in reversed(tasks)]
+
+    def ahead_of(self, job_id: str) -> list[str]:
+        """Ids of the jobs and tasks that hold the slots while `job_id` is queued
+        (empty when it runs or ended): what it waits for."""
+        with self._lock:
+            if job_id not in self._queue:
+                return []
+            return sorted(self._running)
 
     def job(self, run_id: str) -> dict:
         return self._job(run_id).info()
@@ -314,7 +427,10 @@ class JobManager:
             job.control.stop()
             self._cancel(job)
         for job in jobs:
-            job.control.stop()
+            if job.kind == "task":
+                job.request_stop()
+            else:
+                job.control.stop()
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
             for job in jobs:

@@ -96,6 +96,22 @@ def _driver_on_cpu(settings) -> None:
         jax.config.update("jax_platforms", "cpu")
 
 
+def _trackers(args, recorded: dict | None = None) -> dict:
+    """{"log", "tensorboard_dir"} from --log / --tensorboard-dir, checked before
+    anything is created (TrackerError, one line); a resume without --log keeps
+    what the sweep recorded."""
+    from engine.trackers.cli import check_tracker_flags
+
+    if getattr(args, "log", None) is None and recorded:
+        args.log = recorded.get("log")
+        if getattr(args, "tensorboard_dir", None) is None:
+            args.tensorboard_dir = recorded.get("tensorboard_dir")
+    names = check_tracker_flags(args)
+    if not names:
+        return {}
+    return {"log": list(names), "tensorboard_dir": args.tensorboard_dir}
+
+
 def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
     """Execute the sweep's unfinished runs (Ray session open when needed); print
     progress and, with --json, the final object. The caller holds the sweep's
@@ -124,7 +140,9 @@ def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
     code = 0
     try:
         with _sigterm_interrupts():
-            Executor(store, settings, on_event)(todo)
+            Executor(store, settings, on_event, trackers=sweep.data.get("trackers"))(
+                todo
+            )
     except KeyboardInterrupt:
         code = 130
     statuses = {rid: store.read_status(rid).get("status") for rid in sweep.run_ids}
@@ -177,6 +195,7 @@ def cmd_sweep(args) -> int:
 
     t0 = time.time()
     settings = _settings(args)
+    trackers = _trackers(args)
     _driver_on_cpu(settings)
     spec = SweepSpec.from_text(
         args.envs, args.sizes, args.seeds, args.preset, args.overrides
@@ -187,7 +206,12 @@ def cmd_sweep(args) -> int:
     try:
         with _maybe_session(settings):
             sweep = record.create(
-                store, spec, points, settings.to_dict(), name=args.name or ""
+                store,
+                spec,
+                points,
+                settings.to_dict(),
+                name=args.name or "",
+                trackers=trackers,
             )
             sweep.claim_driver()
             try:
@@ -208,11 +232,15 @@ def cmd_resume(args) -> int:
     store = RunStore(args.runs)
     sweep = record.load(store, args.sweep)
     settings = _settings(args, sweep.data.get("execution"))
+    trackers = _trackers(args, sweep.data.get("trackers"))
     _driver_on_cpu(settings)
     missing = [p for p in sweep.points if not p.get("run_id")]
     points = {p.slot: p for p in expand(sweep.spec)} if missing else {}
     sweep.claim_driver()  # before Ray starts: a second driver stops here
     try:
+        if trackers != (sweep.data.get("trackers") or {}):
+            sweep.data["trackers"] = trackers  # the runs executed from now on log
+            sweep.save()
         with _maybe_session(settings):
             record.fill_runs(store, sweep, points)
             return execute_sweep(store, sweep, settings, args, t0)
@@ -342,6 +370,7 @@ def add_ray_flags(p: argparse.ArgumentParser, mode: str = "launch") -> None:
 def register(sub) -> None:
     """Add `sweep` (and status, resume, list) to the `hades` parser's subparsers."""
     from engine.presets import BENCHMARKS, PRESETS
+    from engine.trackers.cli import add_tracker_flags
 
     docs = field_docs(SweepSpec)
     p = sub.add_parser(
@@ -366,6 +395,7 @@ def register(sub) -> None:
         help=docs["overrides"],
     )
     add_ray_flags(p)
+    add_tracker_flags(p)
     p.add_argument("--name", help="A label for the sweep.")
     p.add_argument("--quiet", action="store_true", help="No progress lines.")
     _common(p)
@@ -382,6 +412,7 @@ def register(sub) -> None:
     )
     s.add_argument("sweep", help="Sweep id (or a unique prefix).")
     add_ray_flags(s, "resume")
+    add_tracker_flags(s)
     s.add_argument("--quiet", action="store_true", help="No progress lines.")
     _common(s)
     s.set_defaults(func=cmd_resume)

@@ -25,7 +25,7 @@ from typing import Any
 from engine.runs.errors import RunError
 from engine.runs.store import RunStore
 from engine.sweeps.ray_cluster import RaySettings
-from engine.sweeps.task import execute_run, summary_of
+from engine.sweeps.task import execute_run, run_logged, summary_of
 
 EventFn = Callable[[dict], Any]
 CANCEL_GRACE_S = 20.0
@@ -59,11 +59,13 @@ class Executor:
         settings: RaySettings,
         on_event: EventFn | None = None,
         tick_s: float = 2.0,
+        trackers: dict | None = None,
     ):
         self.store = store
         self.settings = settings
         self.on_event = on_event
         self.tick_s = tick_s
+        self.trackers = trackers  # {"log", "tensorboard_dir"}: each run logs
 
     def __call__(self, run_ids: list[str]) -> dict[str, dict]:
         if self.settings.uses_ray:
@@ -104,7 +106,7 @@ class Executor:
             try:
                 runner = Runner.open(rid, root=self.store)
                 runner.executor = "sweep"
-                summary = runner.run(progress_fn=self._tick_on_chunk)
+                summary = run_logged(runner, self.trackers, self._tick_on_chunk)
             except (RunError, ValueError, RuntimeError, OSError) as e:
                 message = f"{type(e).__name__}: {e}"  # the run marked itself failed
             out[rid] = self._done(rid, summary, message, t0)
@@ -128,7 +130,9 @@ class Executor:
         )
         root = str(self.store.root.resolve())
         t0 = time.time()
-        refs = {task.remote(rid, root, s.cpu_devices): rid for rid in run_ids}
+        refs = {
+            task.remote(rid, root, s.cpu_devices, self.trackers): rid for rid in run_ids
+        }
         pending = list(refs)
         out = {}
         try:

@@ -113,8 +113,10 @@ def create(
     points: list[Point],
     execution: dict,
     name: str = "",
+    trackers: dict | None = None,
 ) -> Sweep:
-    """Write the sweep record, then one queued run per point (`fill_runs`)."""
+    """Write the sweep record, then one queued run per point (`fill_runs`).
+    `trackers` ({"log", "tensorboard_dir"}) is kept for `hades sweep resume`."""
     store.check_writable()
     sid, path = new_run_dir(sweeps_root(store), prefix="sweep")
     now = time.time()
@@ -130,6 +132,7 @@ def create(
             "host": socket.gethostname(),
             "spec": spec.to_dict(),
             "execution": dict(execution),
+            "trackers": dict(trackers or {}),
             "points": [{**p.to_dict(), "run_id": None} for p in points],
         },
     )

@@ -56,11 +56,47 @@ def summary_of(status: dict) -> dict:
     }
 
 
-def execute_run(run_id: str, root: str, cpu_devices: int | None = None) -> dict:
+def run_logged(runner, trackers: dict | None = None, progress_fn=None) -> dict:
+    """`runner.run()` with the experiment trackers of the sweep (`trackers`:
+    {"log": [...], "tensorboard_dir": ...}, as `hades sweep --log` records it)
+    fed every progress event and closed when the run ends."""
+    from engine.trackers.hub import make_trackers
+
+    trackers = trackers or {}
+    hub = make_trackers(
+        trackers.get("log"),
+        runner,
+        tensorboard_dir=trackers.get("tensorboard_dir"),
+        job="sweep",
+    )
+    if hub is None:
+        return runner.run(progress_fn=progress_fn)
+
+    def progress(ev: dict) -> None:
+        hub.progress(ev)
+        if progress_fn is not None:
+            progress_fn(ev)
+
+    status = "failed"
+    try:
+        summary = runner.run(progress_fn=progress)
+        status = summary["status"]
+        return summary
+    finally:
+        hub.close(status)
+
+
+def execute_run(
+    run_id: str,
+    root: str,
+    cpu_devices: int | None = None,
+    trackers: dict | None = None,
+) -> dict:
     """Run (or resume) `run_id` under `root` to its end; returns its summary.
 
     Called in a Ray worker: `engine.setup` first, with `cpu_devices` XLA CPU
-    devices (one per claimed CPU), before JAX computes anything in this process."""
+    devices (one per claimed CPU), before JAX computes anything in this process.
+    `trackers`: the sweep's experiment trackers (see `run_logged`)."""
     check_visible(root, run_id)
     import engine
     from engine import runtime
@@ -77,7 +113,7 @@ def execute_run(run_id: str, root: str, cpu_devices: int | None = None) -> dict:
         return summary_of(status)
     runner = Runner.open(run_id, root=store)
     runner.executor = EXECUTOR
-    summary = runner.run()
+    summary = run_logged(runner, trackers)
     summary["pid"] = os.getpid()
     summary["host"] = socket.gethostname()
     return summary

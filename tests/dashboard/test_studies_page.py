@@ -327,6 +327,52 @@ def test_running_study_progress_one_at_a_time_and_stop(root_env, monkeypatch):
     assert not at.button(key="studies.go").disabled
 
 
+def test_a_study_queues_behind_a_run_of_the_one_job_manager(root_env, monkeypatch):
+    """Runs and studies share the dashboard's one `JobManager`: on a CPU (one
+    slot) a study waits for the run computing here, the page says what it waits
+    for, and Stop cancels it before it starts."""
+    from dashboard import state
+    from engine import presets
+    from engine.studies import STUDIES
+
+    calls: list[str] = []
+    monkeypatch.setitem(
+        STUDIES, "supervised", lambda *a, **k: calls.append("ran") or {}
+    )
+    jobs = state.manager()
+    assert state.study_manager().jobs is jobs and jobs.max_concurrent == 1
+
+    def hold(ev):
+        if ev["kind"] == "chunk":
+            jobs.pause(ev["run_id"])
+
+    cfg = presets.make("quick", "CartPole-v1", 4, 0).with_overrides(
+        {**TINY, "outer.population": 8, "outer.generations": 100}
+    )
+    run = jobs.submit(cfg, progress_fn=hold)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and jobs.job(run)["status"] != "paused":
+            time.sleep(0.05)
+        at = _page()
+        at.run()
+        at.selectbox(key="studies.study").set_value("supervised").run()
+        at.button(key="studies.go").click().run()
+        _ok(at)
+        info = state.study_manager().info()
+        assert info["queued"] and info["waiting_for"] == [run] and not info["done"]
+        assert any("is queued in this dashboard" in t for t in _texts(at, "markdown"))
+        bars = at.get("progress")
+        assert bars and f"waiting for `{run}`" in bars[0].proto.text
+        at.button(key="studies.stop").click().run()
+        info = state.study_manager().info()
+        assert info["done"] and "Stopped from the dashboard" in info["error"]
+        assert calls == []  # cancelled before it started
+    finally:
+        jobs.stop(run)
+        jobs.wait(run, timeout=60)
+
+
 # Stop and resume ----------
 def test_stop_a_real_study_then_resume_it_from_the_page(root_env):
     """Stop a two-size sweep during its second run (the run is stopped through

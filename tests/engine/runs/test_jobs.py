@@ -154,6 +154,51 @@ def test_queue_stop_and_cancel(tmp_path):
         jobs.shutdown()
 
 
+def test_a_task_shares_the_runs_slots(tmp_path):
+    """A study is a task of the same queue: with one slot it waits for the run
+    ahead of it, a run submitted meanwhile waits for it, a queued task can be
+    cancelled, and a failing task frees its slot."""
+    jobs = JobManager(root=tmp_path, max_concurrent=1)
+    try:
+
+        def hold(ev):
+            if ev["kind"] == "chunk":
+                jobs.pause(ev["run_id"])
+
+        ran: list[str] = []
+
+        def work(stop):
+            ran.append("study")
+            return 42
+
+        run = jobs.submit(tiny_cfg(), progress_fn=hold, generations=6)
+        assert _wait_for(lambda: jobs.job(run)["status"] == "paused")
+        task = jobs.submit_task("study-size-sweep", work)
+        cancelled = jobs.submit_task("study-transfer", lambda stop: ran.append("no"))
+        later = jobs.submit(tiny_cfg(seed=1), generations=2)
+        assert jobs.job(task)["status"] == "queued" and ran == []
+        assert jobs.ahead_of(task) == [run] and jobs.ahead_of(run) == []
+        jobs.stop(cancelled)
+        assert jobs.job(cancelled)["status"] == "stopped"
+        assert [t["run_id"] for t in jobs.tasks()] == [cancelled, task]
+        assert {j["run_id"] for j in jobs.jobs()} == {run, later}  # runs only
+
+        jobs.stop(run)  # frees the slot: the task, then the later run
+        assert jobs.wait(task, timeout=60)["status"] == "finished"
+        assert ran == ["study"] and jobs._job(task).result == 42
+        assert jobs.wait(later, timeout=120)["status"] == "finished"
+
+        def boom(stop):
+            raise RuntimeError("no data")
+
+        bad = jobs.submit_task("study-supervised", boom)
+        info = jobs.wait(bad, timeout=30)
+        assert info["status"] == "failed" and "RuntimeError: no data" in info["error"]
+        assert jobs.ahead_of(bad) == [] and not jobs._running  # the slot is free
+    finally:
+        jobs.shutdown()
+
+
 def test_nan_fitness_is_contained_and_stops_the_run(tmp_path, monkeypatch):
     real = Problem.population_fitness
 

@@ -297,3 +297,50 @@ def test_bad_tracker_input_is_one_line_before_the_run(tmp_path, args, message):
     assert "Traceback" not in r.stderr
     # Nothing started: no run directory
     assert not runs.exists() or not [p for p in runs.iterdir() if p.is_dir()]
+
+
+SWEEP_TINY = [
+    "--env", "CartPole-v1", "--size", "4", "--preset", "quick", "--ray", "none",
+    "--set", "outer.generations=4", "--set", "outer.population=8",
+    "--set", "outer.chunk=2", "--set", "outer.eval_every=2",
+    "--set", "inner.width=16", "--set", "inner.steps=10",
+    "--set", "fitness.num_envs=2", "--set", "fitness.num_steps=50",
+]  # fmt: skip
+
+
+def test_sweep_logs_every_run_to_its_tracker(tmp_path):
+    """`hades sweep --log tensorboard`: each run of the grid writes its own event
+    files with its metrics; the sweep records the trackers for `sweep resume`;
+    a bad --log is one line before any run or sweep exists."""
+    runs = tmp_path / "runs"
+    bad = hades(["sweep", *SWEEP_TINY, "--seeds", "0", "--log", "nope",
+                 "--runs", str(runs)])  # fmt: skip
+    assert bad.returncode == 2 and "unknown tracker" in bad.stderr, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert not runs.exists() or not any(runs.iterdir())
+
+    r = hades(["sweep", *SWEEP_TINY, "--seeds", "0-1", "--log", "tensorboard",
+               "--runs", str(runs), "--json"])  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = last_json(r.stdout)
+    assert len(res["runs"]) == 2 and set(res["statuses"].values()) == {"finished"}
+    for rid in res["runs"]:
+        rows = metrics_rows(runs / rid)
+        series = tensorboard_series(runs / rid / "tensorboard", "fitness_mean")
+        assert sorted(series) == sorted(rows) == [1, 2, 3, 4]
+        for g, row in rows.items():
+            assert series[g] == pytest.approx(row["fitness_mean"], rel=1e-6)
+    record = json.loads((runs / "sweeps" / res["sweep"] / "sweep.json").read_text())
+    assert record["trackers"] == {"log": ["tensorboard"], "tensorboard_dir": None}
+
+
+def test_sweep_resume_keeps_the_recorded_trackers_unless_told(tmp_path):
+    from argparse import Namespace
+
+    from engine.sweeps.cli import _trackers
+
+    recorded = {"log": ["tensorboard"], "tensorboard_dir": str(tmp_path)}
+    assert _trackers(Namespace(log=None, tensorboard_dir=None), recorded) == recorded
+    assert _trackers(Namespace(log=None, tensorboard_dir=None), {}) == {}
+    told = _trackers(Namespace(log=["tensorboard"], tensorboard_dir=None), recorded)
+    assert told == {"log": ["tensorboard"], "tensorboard_dir": None}
