@@ -289,9 +289,9 @@ class JobManager:
             else:
                 self._work_run(job)
         finally:
-            job.done.set()
-            with self._lock:
+            with self._lock:  # the slot is free once a waiter sees `done`
                 self._running.discard(job.run_id)
+                job.done.set()
                 if not self._closed:
                     self._start_next()
 
