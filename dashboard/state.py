@@ -77,7 +77,16 @@ def manager():
 COMPUTE_NICE = 10
 """Nice value of background compute threads: the UI threads (and the browser on
 the same machine) get the CPU first, so pages stay responsive while a run uses
-every core; the run takes what is left."""
+every core; the run takes what is left. ``HADES_COMPUTE_NICE`` changes it (0: the
+dashboard's compute keeps its priority, e.g. beside other busy processes that would
+otherwise take the cores first)."""
+
+
+def compute_nice() -> int:
+    try:
+        return int(os.environ.get("HADES_COMPUTE_NICE", COMPUTE_NICE))
+    except ValueError:
+        return COMPUTE_NICE
 
 
 def chain(*fns):
@@ -98,7 +107,8 @@ def yield_cpu_to_ui(event: dict | None = None) -> None:
     first chunk compiles. Lowering a priority needs no privileges; failures
     (other systems, containers that forbid it) are ignored.
     """
-    if not hasattr(os, "setpriority"):
+    nice = compute_nice()
+    if nice <= 0 or not hasattr(os, "setpriority"):
         return
     tids = {threading.get_native_id()}
     try:
@@ -110,8 +120,8 @@ def yield_cpu_to_ui(event: dict | None = None) -> None:
         pass
     for tid in tids:
         try:
-            if os.getpriority(os.PRIO_PROCESS, tid) < COMPUTE_NICE:
-                os.setpriority(os.PRIO_PROCESS, tid, COMPUTE_NICE)
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
         except OSError:
             pass
 

@@ -62,7 +62,10 @@ def _streamlit(runs: Path, log_path: Path, cwd: Path = ROOT):
     root `runs`; yields {url, runs, proc} once /_stcore/health answers."""
     port = _free_port()
     log = open(log_path, "w")  # noqa: SIM115 (closed at exit)
-    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
+    # The dashboard's compute keeps its priority: under `pytest -n 2` the other
+    # worker's tests (at nice 0) would take the cores before its nice-10 threads.
+    env = {**os.environ, "HADES_RUNS": str(runs), "PYTHONPATH": str(ROOT),
+           "HADES_COMPUTE_NICE": "0"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "dashboard", "--server.port", str(port)],
         cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -60,7 +60,12 @@ def server(tmp_path):
     _requirements()
     port = _free_port()
     log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 (closed below)
-    env = {**os.environ, "HADES_RUNS": str(tmp_path / "runs"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "HADES_RUNS": str(tmp_path / "runs"),
+        "PYTHONPATH": str(ROOT),
+        "HADES_COMPUTE_NICE": "0",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
          "--server.port", str(port), "--server.address", "127.0.0.1",

@@ -306,3 +306,31 @@ def test_live_polling_follows_the_chunk_time():
     assert m.poll_seconds(running, 5, lo=2.0) == 2.0
     slow = {"status": "running", "seconds_per_generation": 8.0}
     assert m.poll_seconds(slow, 2, lo=2.0, hi=5.0) == 5.0  # < 1 generation behind
+
+
+def test_compute_nice_setting(monkeypatch):
+    """HADES_COMPUTE_NICE=0 leaves the compute threads' priority alone; a bad
+    value falls back to the default."""
+    import os
+    import threading
+
+    from dashboard import state
+
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread priorities on this system")
+    monkeypatch.setenv("HADES_COMPUTE_NICE", "oops")
+    assert state.compute_nice() == state.COMPUTE_NICE
+    monkeypatch.setenv("HADES_COMPUTE_NICE", "0")
+    seen = {}
+
+    def job():
+        before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        state.yield_cpu_to_ui({"kind": "status"})
+        seen["same"] = before == os.getpriority(
+            os.PRIO_PROCESS, threading.get_native_id()
+        )
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join()
+    assert seen["same"]
