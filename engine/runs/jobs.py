@@ -289,9 +289,9 @@ class JobManager:
             else:
                 self._work_run(job)
         finally:
-            with self._lock:  # the slot is free once a waiter sees `done`
+            job.done.set()
+            with self._lock:
                 self._running.discard(job.run_id)
-                job.done.set()
                 if not self._closed:
                     self._start_next()
 

@@ -194,7 +194,8 @@ def test_a_task_shares_the_runs_slots(tmp_path):
         bad = jobs.submit_task("study-supervised", boom)
         info = jobs.wait(bad, timeout=30)
         assert info["status"] == "failed" and "RuntimeError: no data" in info["error"]
-        assert jobs.ahead_of(bad) == [] and not jobs._running  # the slot is free
+        assert jobs.ahead_of(bad) == []
+        assert _wait_for(lambda: not jobs._running)  # the slot is freed
     finally:
         jobs.shutdown()
 
