@@ -106,6 +106,8 @@ class EsDriver:
         key = jax.random.fold_in(self.run_key, gen)
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
         population, es_state = self.strategy.ask(k_ask, es_state, es_params)
+        if self.replicated is not None:
+            population = jax.lax.with_sharding_constraint(population, self.replicated)
         fitness, aux = self.fitness_fn(k_eval, population)
         fitness, nan_count = clean_fitness(fitness)
         es_state, _ = self.strategy.tell(

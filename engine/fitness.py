@@ -205,11 +205,15 @@ class Problem:
         if self.mesh is not None:
             spec = PartitionSpec("pop")
             key_spec = PartitionSpec() if init_keys.ndim == 2 else spec
+            def gathered(*args):
+                out = self._members(*args, train=train)
+                return jax.lax.all_gather(out, "pop", tiled=True)
+
             fn = jax.shard_map(
-                partial(self._members, train=train),
+                gathered,
                 mesh=self.mesh,
                 in_specs=(spec, key_spec, key_spec),
-                out_specs=(spec, spec),
+                out_specs=(PartitionSpec(), PartitionSpec()),
                 check_vma=False,
             )
             return fn(population, init_keys, roll_keys)

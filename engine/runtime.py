@@ -57,6 +57,7 @@ class RuntimeInfo:
 
 
 _INFO: RuntimeInfo | None = None
+_AUTO_DEVICES = False  # the CPU device count is ours (one per core), not the user's
 
 
 def cpu_count() -> int:
@@ -96,11 +97,17 @@ def setup(
     """Set the process up for HaDES (idempotent: later calls return the first
     result). Call it before any JAX computation; `distributed`: this process is
     one of a run over several processes (see `init_distributed`)."""
-    global _INFO
+    global _INFO, _AUTO_DEVICES
     if _INFO is not None:
         return _INFO
     n = cpu_devices or int(os.environ.get("HADES_CPU_DEVICES", 0) or cpu_count())
     late = _backends_started()
+    _AUTO_DEVICES = not (
+        late
+        or cpu_devices
+        or os.environ.get("HADES_CPU_DEVICES")
+        or DEVICES_FLAG in os.environ.get("XLA_FLAGS", "")
+    )
     # JAX's own import default (engine/__init__.py undoes it for importers).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if not late:
@@ -143,6 +150,10 @@ class DistributedSpec:
     the others (a process that crashes is noticed at once by the next collective)."""
     init_timeout: int = 300
     """Seconds to wait for every process to join before giving up."""
+    share_cores: bool = True
+    """Processes of the run on one host that share its cores each take an equal,
+    disjoint share of them (CPU affinity), so their XLA thread pools do not compete;
+    processes a launcher already bound to their own cores keep them."""
 
     def check(self) -> None:
         """Raise DistributedError when the flags contradict each other."""
@@ -248,6 +259,7 @@ class DistributedInfo:
     num_processes: int
     local_devices: int
     devices: int
+    cores: tuple[int, ...] | None  # this process's share of its host's cores, if any
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -296,12 +308,29 @@ def init_distributed(spec: DistributedSpec) -> DistributedInfo:
             f"--distributed: could not join the coordinator "
             f"{spec.coordinator or '(detected)'} within {spec.init_timeout} s: {first}"
         ) from None
+    cores = None
+    if spec.share_cores:
+        from engine import core_share
+
+        # Before jax.devices() starts the CPU client, which sizes its pool then.
+        cores = core_share.apply(spec.init_timeout)
+        if cores is not None and _AUTO_DEVICES:  # one CPU device per core it kept
+            os.environ["XLA_FLAGS"] = _set_flag(
+                os.environ.get("XLA_FLAGS", ""), DEVICES_FLAG, len(cores)
+            )
     return DistributedInfo(
         jax.process_index(),
         jax.process_count(),
         jax.local_device_count(),
         jax.device_count(),
+        None if cores is None else tuple(sorted(cores)),
     )
+
+
+def _set_flag(flags: str, name: str, value) -> str:
+    """`flags` with `name` set to `value` (replaced if present)."""
+    kept = [f for f in flags.split() if f.split("=", 1)[0] != name]
+    return " ".join([*kept, f"{name}={value}"])
 
 
 def exit_now(code: int) -> None:

@@ -393,10 +393,20 @@ def add_distributed_flags(p: argparse.ArgumentParser) -> None:
     docs = field_docs(DistributedSpec)
     hints = typing.get_type_hints(DistributedSpec)
     for f in dataclasses.fields(DistributedSpec):
-        kind = str if hints[f.name] in (str, str | None) else int
+        flag = "--" + f.name.replace("_", "-")
         extra = "" if f.default is None else f" Default: {f.default}."
+        if hints[f.name] is bool:  # --share-cores / --no-share-cores
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=docs.get(f.name, "") + extra,
+            )
+            continue
+        kind = str if hints[f.name] in (str, str | None) else int
         p.add_argument(
-            "--" + f.name.replace("_", "-"),
+            flag,
             dest=f.name,
             type=kind,
             default=None,
