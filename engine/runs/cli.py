@@ -332,8 +332,15 @@ def _left(runner, generations: int | None) -> int:
     return max(0, int(total) - int(done))
 
 
-def cmd_resume(args) -> int:
+def _check_length_left(runner, args) -> None:
+    """The run-length estimate of the generations left (or its refusal)."""
     from engine.runs.preflight import check_run_length
+
+    left = _left(runner, args.generations)
+    check_run_length(runner.cfg, runner.store, left, yes=args.yes, quiet=args.quiet)
+
+
+def cmd_resume(args) -> int:
     from engine.runs.runner import Runner
     from engine.trackers.cli import check_tracker_flags, trackers_for
 
@@ -343,13 +350,7 @@ def cmd_resume(args) -> int:
         def make():
             runner = Runner.open(args.run, root=args.runs)
             check_devices(runner.cfg)
-            check_run_length(
-                runner.cfg,
-                runner.store,
-                _left(runner, args.generations),
-                yes=args.yes,
-                quiet=args.quiet,
-            )
+            _check_length_left(runner, args)
             return runner
 
         return run_distributed(
@@ -357,13 +358,7 @@ def cmd_resume(args) -> int:
         )
     runner = Runner.open(args.run, root=args.runs)
     runner.check_start(restart=args.restart)  # refusals before the estimate
-    check_run_length(
-        runner.cfg,
-        runner.store,
-        _left(runner, args.generations),
-        yes=args.yes,
-        quiet=args.quiet,
-    )
+    _check_length_left(runner, args)
     trackers = trackers_for(args, runner, "resume")
     return run_foreground(
         runner,
