@@ -449,7 +449,10 @@ def main(argv: list[str] | None = None) -> int:
 
         traceback.print_exc()
         code = 1
-    if spec is not None and code != 0:
+    # A failed process of a distributed run leaves at once (its peers may be
+    # gone); a run stopped on every process (0, or 130 for a signal) shuts down
+    # jax.distributed with the others.
+    if spec is not None and code not in (0, 130):
         from engine.runtime import exit_now
 
         exit_now(code)

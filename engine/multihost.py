@@ -94,6 +94,25 @@ def broadcast(tree):
     return jax.tree.unflatten(tdef, out)
 
 
+def broadcast_with_flags(x, flag: bool) -> tuple[np.ndarray, list[bool]]:
+    """The leader's array `x` on every process (the others pass one of the same
+    shape and dtype), and every process's `flag` in process order: one collective.
+    Bit-exact, as `broadcast`."""
+    x = np.ascontiguousarray(np.asarray(local(x)))
+    if count() == 1:
+        return x, [bool(flag)]
+    from jax.experimental import multihost_utils
+
+    raw = x.reshape(-1).view(np.uint8)
+    if not is_leader():
+        raw = np.zeros_like(raw)
+    row = np.concatenate([raw, np.asarray([flag], np.uint8)])
+    with peer_errors():
+        rows = np.asarray(multihost_utils.process_allgather(row)).reshape(count(), -1)
+    got = rows[0, :-1].copy().view(x.dtype).reshape(x.shape)
+    return got, [bool(f) for f in rows[:, -1]]
+
+
 def broadcast_json(obj=None):
     """The leader's JSON-able `obj` on every process (the others pass None)."""
     data = json.dumps(obj).encode() if is_leader() else b""

@@ -223,6 +223,34 @@ def stale_lock_note(run_id: str, stale: dict) -> str:
     return f"note: took over run {run_id} from {who}: {why}"
 
 
+@contextlib.contextmanager
+def stop_on_first_signal(stop, message: str):
+    """The first Ctrl-C or SIGTERM calls `stop()` and prints `message`: the run
+    stops at its next chunk boundary, as `hades control RUN stop` does (an exception
+    raised at an arbitrary point could leave one of JAX's locks held and hang the
+    checkpoint that follows). A second one raises KeyboardInterrupt at once. Yields
+    the list of signals received. Outside the main thread it changes nothing."""
+    signalled: list[int] = []
+    old: dict = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum, frame):
+            signalled.append(signum)
+            if len(signalled) > 1:
+                raise KeyboardInterrupt
+            print(message, file=sys.stderr, flush=True)
+            stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, on_signal)
+    try:
+        yield signalled
+    finally:
+        for sig, handler in old.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, handler)
+
+
 def run_foreground(
     runner,
     json_out: bool = False,
@@ -254,39 +282,23 @@ def run_foreground(
         if not quiet:
             print(format_progress(ev), file=out, flush=True)
 
-    # The first Ctrl-C or SIGTERM stops the run at its next chunk boundary, as
-    # `hades control RUN stop` does: an exception raised at an arbitrary point
-    # could leave one of JAX's locks held and hang the checkpoint that follows.
-    # A second one interrupts at once.
     from engine.runs.control import Control
 
     control = Control()
-    signalled: list[int] = []
-    old: dict = {}
-    if threading.current_thread() is threading.main_thread():
-
-        def on_signal(signum, frame):
-            signalled.append(signum)
-            if len(signalled) > 1:
-                raise KeyboardInterrupt
-            print(
-                "stopping at the end of this chunk (checkpoint written); "
-                "press Ctrl-C again to stop now",
-                file=sys.stderr,
-                flush=True,
-            )
-            control.stop("interrupted")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, on_signal)
+    stop_now = stop_on_first_signal(
+        lambda: control.stop("interrupted"),
+        "stopping at the end of this chunk (checkpoint written); "
+        "press Ctrl-C again to stop now",
+    )
     try:
-        summary = runner.run(
-            progress_fn=progress,
-            control=control,
-            generations=generations,
-            restart=restart,
-            peers=peers,
-        )
+        with stop_now as signalled:
+            summary = runner.run(
+                progress_fn=progress,
+                control=control,
+                generations=generations,
+                restart=restart,
+                peers=peers,
+            )
     except KeyboardInterrupt:
         summary = {
             "run_id": runner.run_id,
@@ -296,11 +308,12 @@ def run_foreground(
         }
         if json_out:
             print(json.dumps(jsonable(summary)), flush=True)
+        if peers is not None:  # mid-chunk: the others cannot shut down with us
+            from engine.runtime import exit_now
+
+            exit_now(130)
         return 130
     finally:
-        for sig, handler in old.items():
-            with contextlib.suppress(ValueError):
-                signal.signal(sig, handler)
         if trackers is not None:
             trackers.close("stopped")
     if json_out:
@@ -460,8 +473,22 @@ def run_distributed(
 
     who = f"process {multihost.index()} of {multihost.count()}"
     if not multihost.is_leader():
+        # A signal here stops the whole run at the next chunk boundary: this
+        # process says so in the exchange before it, and process 0 ends the run.
+        interrupted = threading.Event()
+        stop_all = stop_on_first_signal(
+            interrupted.set,
+            f"{who}: stopping the run at the end of this chunk (process 0 writes "
+            "the checkpoint); press Ctrl-C again to leave now",
+        )
         try:
-            summary = follow()
+            with stop_all as signalled:
+                summary = follow(interrupted.is_set)
+        except KeyboardInterrupt:  # the second signal: leave now, mid-chunk
+            from engine.runtime import exit_now
+
+            print(f"hades: {who}: interrupted", file=sys.stderr, flush=True)
+            exit_now(130)
         except multihost.PeerLostError as e:
             print(f"hades: {e}", file=sys.stderr, flush=True)
             return 1
@@ -478,6 +505,8 @@ def run_distributed(
                 flush=True,
             )
         ok = summary["status"] in ("finished", "stopped") and summary["replicas_agree"]
+        if ok and signalled and summary["status"] == "stopped":
+            return 130  # stopped by a signal, as a shell expects
         return 0 if ok else 1
     leader = Leader()
     try:

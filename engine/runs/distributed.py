@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine import multihost
-from engine.runs.control import KNOBS, STOP, WAIT
+from engine.runs.control import KNOBS, RUN, STOP
 from engine.runs.errors import RunError
 
 
@@ -80,20 +80,27 @@ class Leader:
         leaves = multihost.broadcast(jax.tree.leaves((es_state, es_params)))
         return jax.tree.unflatten(jax.tree.structure((es_state, es_params)), leaves)
 
-    def decide(self, kind: int, knobs: dict | None = None) -> None:
-        """RUN (with the knob changes applied), WAIT or STOP, before a chunk."""
+    def decide(self, kind: int, knobs: dict | None = None) -> list[int]:
+        """RUN (with the knob changes applied), WAIT or STOP, before a chunk.
+
+        Returns the processes that were interrupted (Ctrl-C, SIGTERM) and ask the
+        run to stop: when there are any, every process stops at this boundary,
+        whatever the decision was."""
         knobs = knobs or {}
         msg = [float(kind)] + [float(knobs.get(k, math.nan)) for k in KNOBS]
-        multihost.broadcast(np.asarray(msg, np.float64))
+        _, flags = multihost.broadcast_with_flags(np.asarray(msg, np.float64), False)
+        return [i for i, f in enumerate(flags) if f]
 
     def finish(self, es_state) -> list[str]:
         """Every process's digest of its ES state copy (they must all agree)."""
         return multihost.all_digests(es_state)
 
 
-def follow() -> dict[str, Any]:
+def follow(interrupted=lambda: False) -> dict[str, Any]:
     """Run the chunks process 0 leads until it finishes or stops the run.
 
+    `interrupted()`: this process was asked to stop (a signal); it says so at the
+    next chunk boundary, and the run stops there on every process.
     Returns {process_id, run_id, generations, total_generations, status,
     state_digest}; raises RunError when the leader did not start the run (its
     reason), PeerLostError when a process died."""
@@ -119,19 +126,21 @@ def follow() -> dict[str, Any]:
     def control(state, params, gen):
         nonlocal stopped
         while True:
-            msg = multihost.broadcast(np.zeros(1 + len(KNOBS), np.float64))
+            msg, flags = multihost.broadcast_with_flags(
+                np.zeros(1 + len(KNOBS), np.float64), interrupted()
+            )
             kind = int(msg[0])
-            if kind == WAIT:
-                continue
-            if kind == STOP:
+            if kind == RUN:  # the changes the leader applied, applied here too
+                knobs = {k: float(v) for k, v in zip(KNOBS, msg[1:]) if not np.isnan(v)}
+                if knobs:
+                    state, params = multihost.local((state, params))
+                    for k, v in knobs.items():
+                        state, params = d.strategy.set_knob(state, params, k, v)
+            if kind == STOP or any(flags):
                 stopped = True
                 return state, params, True
-            knobs = {k: float(v) for k, v in zip(KNOBS, msg[1:]) if not np.isnan(v)}
-            if knobs:
-                state, params = multihost.local((state, params))
-                for k, v in knobs.items():
-                    state, params = d.strategy.set_knob(state, params, k, v)
-            return state, params, False
+            if kind == RUN:
+                return state, params, False
 
     es_state, es_params, gen = d.run(
         es_state,

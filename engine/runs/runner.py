@@ -808,10 +808,17 @@ class Runner:
     _restart = False
     _peers = None
 
-    def _tell(self, kind: int, knobs: dict | None = None) -> None:
-        """The decision before a chunk, to the other processes of a distributed run."""
-        if self._peers is not None:
-            self._peers.decide(kind, knobs)
+    def _tell(self, kind: int, knobs: dict | None = None) -> bool:
+        """The decision before a chunk, to the other processes of a distributed run.
+        True when one of them was interrupted: then every process stops here, and
+        the run's end says which."""
+        if self._peers is None:
+            return False
+        asked = self._peers.decide(kind, knobs)
+        if asked and kind != STOP:
+            names = ", ".join(str(i) for i in asked)
+            self._end = ("stopped", f"interrupted (process {names})")
+        return bool(asked)
 
     # Between chunks ----------
     def _sync_control(self, control: Control) -> None:
@@ -881,7 +888,8 @@ class Runner:
                     self._sync_control(control)
                     # The other processes wait in short rounds (no collective
                     # stays open for the whole pause) and see a death at once.
-                    self._tell(WAIT)
+                    if self._tell(WAIT):
+                        return es_state, es_params, True
                     if time.time() - self.status.get("heartbeat", 0) >= wait:
                         self._write_status(force_index=False)
                 if control.stopped:
@@ -896,7 +904,8 @@ class Runner:
                     self.distiller, es_state, es_params, changes, gen
                 )
                 self._state = (es_state, es_params, gen)
-            self._tell(RUN, applied)
+            if self._tell(RUN, applied):
+                return es_state, es_params, True
             length = min(self.cfg.outer.chunk, self._total - gen)
             compiling = length not in self.distiller.compiled_lengths
             want = "compiling" if compiling else "running"

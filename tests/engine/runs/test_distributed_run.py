@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -239,6 +240,32 @@ def test_kill_process_0_the_other_stops_and_the_run_reads_failed(tmp_path):
     st = _status(root)
     assert st["status"] == "failed" and st["message"] == "process died"
     assert st["resumable"] and not st["alive"]
+
+
+def test_ctrl_c_on_a_follower_stops_every_process_at_one_chunk(tmp_path):
+    """A signal to a process other than 0 stops the whole run at the next chunk
+    boundary: the follower says so in the exchange before that chunk."""
+    root = tmp_path / "runs"
+    long = [*DISTILL, "--set", "outer.generations=100000", "--runs", str(root)]
+    lead, follow = two_processes(long)
+    try:
+        assert wait_for(lambda: _status(root).get("generation", 0) >= 4)
+        follow.send_signal(signal.SIGINT)
+        rc1, out1, err1 = finish(follow, timeout=120)
+        rc0, out0, err0 = finish(lead, timeout=120)
+    finally:
+        for p in (lead, follow):
+            if p.poll() is None:
+                p.kill()
+    assert (rc0, rc1) == (0, 130), err0[-3000:] + err1[-3000:]
+    assert "process 1 of 2: stopping the run at the end of this chunk" in err1
+    lead_sum, follow_sum = last_json(out0), last_json(out1)
+    assert lead_sum["status"] == follow_sum["status"] == "stopped"
+    assert lead_sum["generations"] == follow_sum["generations"] >= 4
+    st = _status(root)
+    assert st["status"] == "stopped" and st["message"] == "interrupted (process 1)"
+    assert st["checkpoint_generation"] == lead_sum["generations"]
+    assert st["distributed"]["agree"]  # the same ES state on both processes
 
 
 @pytest.mark.slow
