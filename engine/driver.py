@@ -107,6 +107,9 @@ class EsDriver:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
         population, es_state = self.strategy.ask(k_ask, es_state, es_params)
         if self.replicated is not None:
+            # Asked on every device, as the state is: left to itself, XLA shards the
+            # ask along the population and gathers it back for the tell, a dozen
+            # collectives a generation that cost a third of the speed over gloo.
             population = jax.lax.with_sharding_constraint(population, self.replicated)
         fitness, aux = self.fitness_fn(k_eval, population)
         fitness, nan_count = clean_fitness(fitness)

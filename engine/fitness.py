@@ -205,6 +205,11 @@ class Problem:
         if self.mesh is not None:
             spec = PartitionSpec("pop")
             key_spec = PartitionSpec() if init_keys.ndim == 2 else spec
+
+            # One gather of every member's (fitness, loss) inside the map: what
+            # follows (the tell, the metrics) then runs on replicated values, with
+            # no collective of its own (benchmarks/README.md, "A run over two
+            # processes").
             def gathered(*args):
                 out = self._members(*args, train=train)
                 return jax.lax.all_gather(out, "pop", tiled=True)

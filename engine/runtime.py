@@ -24,7 +24,9 @@ A run over several processes (`hades distill --distributed`) also calls
 `jax.distributed` (the coordination service, CPU collectives over gloo), after
 which `jax.devices()` holds every device of every process. `setup(distributed=True)`
 keeps a CPU process's devices single-threaded, as with several devices in one
-process: the processes of a run share the machine's cores.
+process. Processes of the run that share a host's cores then take a disjoint share
+each (`engine.core_share`; `DistributedSpec.share_cores`), and without
+$HADES_CPU_DEVICES a CPU process gets one device per core of its share.
 """
 
 from __future__ import annotations

@@ -61,6 +61,24 @@ def _guard(fn):
     return wrapped
 
 
+def _execute_here(executor, todo: list[str]) -> int:
+    """The runs one after another in this process. The first Ctrl-C or SIGTERM
+    stops the run executing at its next chunk boundary (checkpoint, status
+    stopped) and starts no other, as `hades distill` does; returns 130 then."""
+    from engine.runs.cli import stop_on_first_signal
+    from engine.runs.control import Control
+
+    control = Control()
+    stop_now = stop_on_first_signal(
+        lambda: control.stop("interrupted"),
+        "interrupted: stopping the run at the end of this chunk (checkpoint "
+        "written); press Ctrl-C again to stop now",
+    )
+    with stop_now as signalled:
+        executor(todo, control)
+    return 130 if signalled else 0
+
+
 @contextlib.contextmanager
 def _sigterm_interrupts():
     """SIGTERM acts as Ctrl-C (runs checkpoint and stop) in the main thread."""
@@ -138,11 +156,13 @@ def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
         sweep.beat_driver()
 
     code = 0
+    executor = Executor(store, settings, on_event, trackers=sweep.data.get("trackers"))
     try:
-        with _sigterm_interrupts():
-            Executor(store, settings, on_event, trackers=sweep.data.get("trackers"))(
-                todo
-            )
+        if settings.uses_ray:
+            with _sigterm_interrupts():  # the driver cancels the Ray tasks
+                executor(todo)
+        else:
+            code = _execute_here(executor, todo)
     except KeyboardInterrupt:
         code = 130
     statuses = {rid: store.read_status(rid).get("status") for rid in sweep.run_ids}

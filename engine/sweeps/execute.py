@@ -67,10 +67,13 @@ class Executor:
         self.tick_s = tick_s
         self.trackers = trackers  # {"log", "tensorboard_dir"}: each run logs
 
-    def __call__(self, run_ids: list[str]) -> dict[str, dict]:
+    def __call__(self, run_ids: list[str], control=None) -> dict[str, dict]:
+        """`control` (an `engine.runs.control.Control`, runs in this process only):
+        once stopped, the run executing stops at its next chunk boundary and no
+        other run starts."""
         if self.settings.uses_ray:
             return self._on_ray(list(run_ids))
-        return self._here(list(run_ids))
+        return self._here(list(run_ids), control)
 
     def _emit(self, event: dict) -> None:
         if self.on_event is not None:
@@ -92,11 +95,13 @@ class Executor:
         return ev
 
     # One after another in this process ----------
-    def _here(self, run_ids: list[str]) -> dict[str, dict]:
+    def _here(self, run_ids: list[str], control=None) -> dict[str, dict]:
         from engine.runs.runner import Runner
 
         out = {}
         for rid in run_ids:
+            if control is not None and control.stopped:
+                break
             t0 = time.time()
             st = self.store.read_status(rid)
             if st.get("status") == "finished":
@@ -106,7 +111,9 @@ class Executor:
             try:
                 runner = Runner.open(rid, root=self.store)
                 runner.executor = "sweep"
-                summary = run_logged(runner, self.trackers, self._tick_on_chunk)
+                summary = run_logged(
+                    runner, self.trackers, self._tick_on_chunk, control
+                )
             except (RunError, ValueError, RuntimeError, OSError) as e:
                 message = f"{type(e).__name__}: {e}"  # the run marked itself failed
             out[rid] = self._done(rid, summary, message, t0)

@@ -56,10 +56,12 @@ def summary_of(status: dict) -> dict:
     }
 
 
-def run_logged(runner, trackers: dict | None = None, progress_fn=None) -> dict:
+def run_logged(
+    runner, trackers: dict | None = None, progress_fn=None, control=None
+) -> dict:
     """`runner.run()` with the experiment trackers of the sweep (`trackers`:
     {"log": [...], "tensorboard_dir": ...}, as `hades sweep --log` records it)
-    fed every progress event and closed when the run ends."""
+    fed every progress event and closed when the run ends; `control` steers it."""
     from engine.trackers.hub import make_trackers
 
     trackers = trackers or {}
@@ -70,7 +72,7 @@ def run_logged(runner, trackers: dict | None = None, progress_fn=None) -> dict:
         job="sweep",
     )
     if hub is None:
-        return runner.run(progress_fn=progress_fn)
+        return runner.run(progress_fn=progress_fn, control=control)
 
     def progress(ev: dict) -> None:
         hub.progress(ev)
@@ -79,7 +81,7 @@ def run_logged(runner, trackers: dict | None = None, progress_fn=None) -> dict:
 
     status = "failed"
     try:
-        summary = runner.run(progress_fn=progress)
+        summary = runner.run(progress_fn=progress, control=control)
         status = summary["status"]
         return summary
     finally:
