@@ -270,8 +270,6 @@ def run_foreground(
     processes (`run_distributed`)."""
     runner.executor = executor
     out = sys.stderr if json_out else sys.stdout
-    if header and not quiet:
-        print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
 
     def progress(ev: dict) -> None:
         if trackers is not None:
@@ -292,6 +290,9 @@ def run_foreground(
     )
     try:
         with stop_now as signalled:
+            # After the handlers: a signal sent on seeing this line stops the run
+            if header and not quiet:
+                print(f"run {runner.run_id} in {runner.run_dir}", file=out, flush=True)
             summary = runner.run(
                 progress_fn=progress,
                 control=control,
