@@ -242,28 +242,33 @@ def test_kill_process_0_the_other_stops_and_the_run_reads_failed(tmp_path):
     assert st["resumable"] and not st["alive"]
 
 
-def test_ctrl_c_on_a_follower_stops_every_process_at_one_chunk(tmp_path):
-    """A signal to a process other than 0 stops the whole run at the next chunk
-    boundary: the follower says so in the exchange before that chunk."""
+@pytest.mark.parametrize("target", [0, 1])
+def test_ctrl_c_on_one_process_stops_every_process_at_one_chunk(tmp_path, target):
+    """A signal to any process stops the whole run at the next chunk boundary:
+    process 0 stops as a single-process run does and tells the others; another
+    process says so in the exchange before that chunk. Both shut down together."""
     root = tmp_path / "runs"
     long = [*DISTILL, "--set", "outer.generations=100000", "--runs", str(root)]
-    lead, follow = two_processes(long)
+    procs = two_processes(long)
     try:
         assert wait_for(lambda: _status(root).get("generation", 0) >= 4)
-        follow.send_signal(signal.SIGINT)
-        rc1, out1, err1 = finish(follow, timeout=120)
-        rc0, out0, err0 = finish(lead, timeout=120)
+        procs[target].send_signal(signal.SIGINT)
+        rc1, out1, err1 = finish(procs[1], timeout=120)
+        rc0, out0, err0 = finish(procs[0], timeout=120)
     finally:
-        for p in (lead, follow):
+        for p in procs:
             if p.poll() is None:
                 p.kill()
-    assert (rc0, rc1) == (0, 130), err0[-3000:] + err1[-3000:]
-    assert "process 1 of 2: stopping the run at the end of this chunk" in err1
+    want = (130, 0) if target == 0 else (0, 130)
+    assert (rc0, rc1) == want, err0[-3000:] + err1[-3000:]
+    if target == 1:
+        assert "process 1 of 2: stopping the run at the end of this chunk" in err1
     lead_sum, follow_sum = last_json(out0), last_json(out1)
     assert lead_sum["status"] == follow_sum["status"] == "stopped"
     assert lead_sum["generations"] == follow_sum["generations"] >= 4
     st = _status(root)
-    assert st["status"] == "stopped" and st["message"] == "interrupted (process 1)"
+    reason = "interrupted" if target == 0 else "interrupted (process 1)"
+    assert st["status"] == "stopped" and st["message"] == reason
     assert st["checkpoint_generation"] == lead_sum["generations"]
     assert st["distributed"]["agree"]  # the same ES state on both processes
 
