@@ -42,6 +42,7 @@ from engine import dataset as ds_lib
 from engine import presets
 from engine.config import ConfigError, InnerConfig, parse_overrides
 from engine.dataset_ref import load_dataset_ref
+from engine.envs.registry import get_spec
 from engine.evaluate import config_for_dataset, evaluate_dataset, problem_for_dataset
 from engine.figures.multitask import figure
 from engine.inner import make_optimizer
@@ -81,18 +82,27 @@ class Merged:
         return self.max_obs + len(self.envs)
 
 
+def check_tasks(envs: tuple[str, ...], specs: list) -> None:
+    """StudyError unless the tasks can share one policy: one of each environment,
+    all discrete or all continuous."""
+    if len({s.discrete for s in specs}) > 1:
+        kinds = ", ".join(
+            f"{e} ({'discrete' if s.discrete else 'continuous'})"
+            for e, s in zip(envs, specs, strict=True)
+        )
+        raise common.StudyError(
+            f"multitask: discrete and continuous tasks cannot be merged: {kinds}"
+        )
+    if len(set(envs)) != len(envs):
+        raise common.StudyError(f"multitask: one dataset per environment, got {envs}")
+
+
 def merge(datasets: list) -> Merged:
     """Pad, tag and stack single-task datasets (see the module docstring)."""
     specs = [d.spec for d in datasets]
-    kinds = {s.discrete for s in specs}
-    if len(kinds) != 1:
-        raise common.StudyError(
-            "multitask: discrete and continuous tasks cannot be merged"
-        )
     envs = tuple(d.env for d in datasets)
-    if len(set(envs)) != len(envs):
-        raise common.StudyError(f"multitask: one dataset per environment, got {envs}")
-    discrete = kinds.pop()
+    check_tasks(envs, specs)
+    discrete = specs[0].discrete
     obs_sizes = tuple(s.obs_size for s in specs)
     dims = tuple(s.action_dim for s in specs)
     max_obs, max_act, t = max(obs_sizes), max(dims), len(datasets)
@@ -240,6 +250,8 @@ class Params(StudyParams):
             parse_overrides(self.inner_overrides, "inner_overrides")
         except ConfigError as e:
             raise common.StudyError(str(e)) from None
+        if self.datasets is None:  # before any run is distilled, not after
+            check_tasks(tuple(self.envs), [get_spec(e) for e in self.envs])
 
 
 def run_multitask(

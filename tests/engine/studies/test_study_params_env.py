@@ -43,3 +43,20 @@ def test_cli_unknown_env_one_line_nothing_written(tmp_path):
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("hades study transfer: env: unknown environment")
     assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("2*"))
+
+
+def test_multitask_tasks_that_cannot_share_a_policy_are_refused_before_running(
+    tmp_path,
+):
+    out = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "study", "multitask",
+         "--envs", "CartPole-v1,hopper", "--runs", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    lines = [x for x in out.stderr.splitlines() if "mujoco_warp" not in x]
+    assert out.returncode == 2, out.stderr
+    assert lines == [
+        "hades study multitask: multitask: discrete and continuous tasks cannot be "
+        "merged: CartPole-v1 (discrete), hopper (continuous)"
+    ], out.stderr
+    assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("2*"))
