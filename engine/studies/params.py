@@ -129,6 +129,8 @@ def parse_field(info: FieldInfo, raw: Any) -> Any:
         raise StudyError(f"{info.name}: a value is needed")
     try:
         if info.kind in ("ints", "floats", "strs"):
+            if not isinstance(raw, str | list | tuple):  # a dict's keys are no list
+                raise TypeError
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             conv = {"ints": int, "floats": float, "strs": str}[info.kind]
             return tuple(conv(str(v).strip()) for v in items if str(v).strip())

@@ -60,3 +60,14 @@ def test_multitask_tasks_that_cannot_share_a_policy_are_refused_before_running(
         "merged: CartPole-v1 (discrete), hopper (continuous)"
     ], out.stderr
     assert not (tmp_path / "studies").exists() and not list(tmp_path.glob("2*"))
+
+
+@pytest.mark.parametrize("value", [{"4": 1}, {4, 16}, 4])
+def test_a_list_parameter_takes_a_list_or_text_not_a_mapping_or_a_number(value):
+    from engine.studies.params import StudyError, make
+    from engine.studies.size_sweep import Params
+
+    with pytest.raises(StudyError, match="sizes=.*: not ints"):
+        make(Params, None, {"sizes": value})
+    assert make(Params, None, {"sizes": [4, 16]}).sizes == (4, 16)
+    assert make(Params, None, {"sizes": "4, 16"}).sizes == (4, 16)
