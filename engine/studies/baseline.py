@@ -20,7 +20,7 @@ reported: a dataset has far fewer than the weights it trains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import jax
@@ -145,7 +145,7 @@ class Params(StudyParams):
     """ES population of every method (default: the preset's)."""
     eval_inits: int | None = None
     """Evaluations of each final ES mean (default: the preset's)."""
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
     """Methods compared: hades_r, hades_f, neuroevolution."""
 
     def __post_init__(self):

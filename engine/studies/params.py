@@ -206,12 +206,16 @@ def add_flags(parser: argparse.ArgumentParser, cls) -> None:
                 help=helptext,
             )
         else:
+            listed = info.kind in ("ints", "floats", "strs")
+            metavar = info.name.upper()
+            if info.choices and listed:  # argparse's choices would refuse "a,b"
+                metavar = "{" + ",".join(map(str, info.choices)) + "},..."
             parser.add_argument(
                 flag(info.name),
                 dest=info.name,
                 default=None,
-                choices=info.choices,
-                metavar=None if info.choices else info.name.upper(),
+                choices=None if listed else info.choices,
+                metavar=None if info.choices and not listed else metavar,
                 help=helptext,
             )
 

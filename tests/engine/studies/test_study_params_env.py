@@ -71,3 +71,20 @@ def test_a_list_parameter_takes_a_list_or_text_not_a_mapping_or_a_number(value):
         make(Params, None, {"sizes": value})
     assert make(Params, None, {"sizes": [4, 16]}).sizes == (4, 16)
     assert make(Params, None, {"sizes": "4, 16"}).sizes == (4, 16)
+
+
+def test_a_list_parameter_with_choices_is_a_multiselect_and_a_comma_flag():
+    import argparse
+
+    from dashboard.study_form import form_fields
+    from engine.studies.baseline import Params
+    from engine.studies.params import add_flags
+
+    widgets = {w.field.name: w.widget for w in form_fields("baseline")}
+    assert widgets["methods"] == "multiselect" and widgets["preset"] == "select"
+    parser = argparse.ArgumentParser()
+    add_flags(parser, Params)
+    args = parser.parse_args(["--methods", "hades_r,neuroevolution"])
+    assert args.methods == "hades_r,neuroevolution"  # checked by Params itself
+    with pytest.raises(SystemExit):  # a scalar with choices: argparse checks it
+        parser.parse_args(["--preset", "fast"])
