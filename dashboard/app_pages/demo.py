@@ -16,6 +16,8 @@ DEMO_DIR = sources.demo_dir()
 
 
 def _json(path: Path) -> dict:
+    # Not engine.runs.store.read_json: importing engine.runs imports JAX, and this
+    # page computes nothing (tests/dashboard/test_pages.py).
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
