@@ -26,6 +26,38 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+def orthogonal(scale: float):
+    """flax's orthogonal initializer, whose vmapped calls on CPU run one matrix
+    after another (`lax.map`), each a LAPACK call of its own: the same bits.
+
+    Why: jaxlib 0.10's batched LAPACK kernels (the QR behind this initializer)
+    split the batch over XLA's CPU thread pool and wait for the pieces on a pool
+    thread. Two such calls at once (two programs, e.g. the dashboard's run and a
+    Rollouts evaluation, or independent thunks of one program) hold every thread
+    of a 2-core pool and wait forever (seen: threads parked in
+    `ParallelBatchMap`, 0% CPU). A batch of one runs inline, on the thread that
+    called it. JAX 0.11 removes the parallel path; accelerators keep the batch."""
+    init = nn.initializers.orthogonal(scale)
+
+    def one_at_a_time(key, shape, dtype=jnp.float32):
+        if jax.default_backend() != "cpu":
+            return init(key, shape, dtype)
+
+        @jax.custom_batching.custom_vmap
+        def one(k):
+            return init(k, shape, dtype)
+
+        @one.def_vmap
+        def _batched(axis_size, in_batched, k):
+            if not in_batched[0]:
+                return one(k), False
+            return jax.lax.map(one, k), True
+
+        return one(key)
+
+    return one_at_a_time
+
+
 class MLPPolicy(nn.Module):
     """MLP on the flattened observation; returns logits, or (mean, log_std)."""
 
@@ -42,13 +74,13 @@ class MLPPolicy(nn.Module):
         for _ in range(self.depth):
             x = nn.Dense(
                 self.width,
-                kernel_init=nn.initializers.orthogonal(np.sqrt(2)),
+                kernel_init=orthogonal(np.sqrt(2)),
                 bias_init=nn.initializers.zeros,
             )(x)
             x = act(x)
         out = nn.Dense(
             self.action_dim,
-            kernel_init=nn.initializers.orthogonal(0.01),
+            kernel_init=orthogonal(0.01),
             bias_init=nn.initializers.zeros,
         )(x)
         if self.discrete:

@@ -244,9 +244,16 @@ def test_launch_watch_pause_resume_explore(server, browser):
     # Pause: the run holds between chunks
     pw.get_by_role("button", name="Pause").click()
     assert _wait(lambda: p.badge() == "paused", 30), p.badge()
-    gp = p.generation()
+    # The badge can be drawn a rerun before the generation line: wait for the
+    # line to show the generation the run paused at (its status.json)
+    from engine.runs import RunStore
+
+    store = RunStore(server["runs"])
+    (run,) = RunStoreRows(server["runs"])
+    gp = store.read_status(run)["generation"]
+    assert _wait(lambda: p.generation() == gp, 30), (p.generation(), gp)
     time.sleep(3)
-    assert p.generation() == gp
+    assert p.generation() == gp == store.read_status(run)["generation"]
     p.shot("05-live-paused")
     pw.get_by_role("button", name="Resume").click()
     assert _wait(lambda: p.badge() == "running", 30)

@@ -79,9 +79,12 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     p.idle()
     if compute:
         pw.get_by_role("button", name="Explain this dataset").click()
-        # The progress bar shows while the background thread computes
-        pw.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
-        _shot(pw, f"{name}-progress")
+        # The progress bar shows while the background thread computes (or the
+        # result, if the computation ended between two reruns)
+        progress = pw.locator("[data-testid='stProgress']")
+        progress.or_(pw.get_by_text(RESULT)).first.wait_for(timeout=120_000)
+        if progress.count():
+            _shot(pw, f"{name}-progress")
     pw.get_by_text(RESULT).first.wait_for(timeout=600_000)
     p.idle()
     # importance, label sensitivity, policy map, coverage
