@@ -151,8 +151,15 @@ def read_commands(run_dir) -> dict:
     return read_json(Path(run_dir) / CONTROL_FILE) or {}
 
 
-def send(run_dir, command: str, knobs: dict | None = None, sender: str = "") -> dict:
-    """Write `command` (pause, continue, stop, set) for the run's executor.
+def send(
+    run_dir,
+    command: str,
+    knobs: dict | None = None,
+    sender: str = "",
+    reason: str = "",
+) -> dict:
+    """Write `command` (pause, continue, stop, set) for the run's executor;
+    `reason` (stop only) becomes the stopped run's status message.
 
     Returns the record written: {seq, paused, stopped, set, time, sender}. Knob
     changes that the executor has not acknowledged yet are kept (merged), so two
@@ -189,6 +196,8 @@ def send(run_dir, command: str, knobs: dict | None = None, sender: str = "") -> 
             "time": time.time(),
             "sender": sender or "{host}:{pid}".format(**process_record()),
         }
+        if command == "stop" and reason:
+            record["reason"] = reason
         write_json(run_dir / CONTROL_FILE, record)
     return record
 
@@ -203,7 +212,7 @@ def sync_from_store(run_dir, control: Control, last_seq: int) -> tuple[int, dict
     if seq <= last_seq:
         return last_seq, {}
     if rec.get("stopped"):
-        control.stop()
+        control.stop(rec.get("reason") or "stopped by user")
     if rec.get("paused"):
         control.pause()
     else:

@@ -8,11 +8,11 @@ Events sent to `on_event`: ``{"kind": "done", "run_id", "status", "message",
 while waiting (every `tick_s`), for progress bars that read the store, and
 ``{"kind": "stopping", "runs"}`` after Ctrl-C.
 
-A finished run is never executed again (`select`). Ctrl-C cancels the runs still
-executing: each gets a KeyboardInterrupt at its next chunk boundary, writes a
-checkpoint and ends stopped; one that does not reach a boundary within
-`CANCEL_GRACE_S` is killed with Ray and reads failed (process died). A resume
-continues both from their last checkpoint.
+A finished run is never executed again (`select`). Ctrl-C stops the runs still
+executing through the store (`Executor._stop`): each stops at its next chunk
+boundary, writes a checkpoint and ends stopped; one that does not reach a boundary
+within `CANCEL_GRACE_S` is killed with Ray and reads failed (process died). A
+resume continues both from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -156,14 +156,32 @@ class Executor:
             # A terminal's Ctrl-C reaches Ray's own processes too, which may be
             # gone already: stopping is best effort, the store tells what ended.
             with contextlib.suppress(Exception):
-                for ref in pending:
-                    ray.cancel(ref)  # KeyboardInterrupt in the task: checkpoint
-                # A run between chunks stops within a chunk; one inside a
-                # compilation or a longer chunk is killed with Ray (it reads
-                # "process died" and resumes from its last checkpoint).
-                ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
+                self._stop(ray, pending, refs)
             raise
         return out
+
+    def _stop(self, ray, pending: list, refs: dict) -> None:
+        """Stop the runs still executing. One that has started stops at its next
+        chunk through the store, as `hades control RUN stop` does (checkpoint,
+        status stopped, "interrupted"); a task not started yet is cancelled. What
+        is left after CANCEL_GRACE_S (inside a compilation or a long chunk) is
+        killed with Ray: it reads "process died" and resumes from its last
+        checkpoint. (Cancelling a running task raised KeyboardInterrupt inside JAX,
+        and once crashed Ray's driver, a task completing as it was cancelled.)"""
+        from engine.runs.control import send
+
+        for ref in pending:
+            rid = refs[ref]
+            st = self.store.read_status(rid)
+            if st.get("alive") and st.get("recorded_status") != "queued":
+                send(
+                    self.store.root / rid, "stop", sender="sweep", reason="interrupted"
+                )
+            else:
+                ray.cancel(ref)
+        _, left = ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
+        for ref in left:
+            ray.cancel(ref, force=True)
 
 
 def _result(ray, ref, retries: int) -> tuple[dict | None, str]:

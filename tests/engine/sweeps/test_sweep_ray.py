@@ -227,7 +227,10 @@ def test_resume_after_ctrl_c_redoes_nothing_finished(env, tmp_path):
         events = [e for e in store.read_metrics(r) if "event" in e]
         if s == "stopped":  # it was between chunks: checkpoint, then stopped
             assert events[-1]["event"] == "stop", events
-            assert events[-1]["reason"] == "interrupted"
+            # stopped through the store ("message"), or by Ray's cancel of a task
+            # that was just starting ("reason")
+            last = events[-1]
+            assert "interrupted" in (last.get("message"), last.get("reason")), last
         elif s != "finished":  # never started, or killed inside a compilation
             assert store.read_status(r)["message"] == "process died"
     files = {
