@@ -163,25 +163,31 @@ class Executor:
     def _stop(self, ray, pending: list, refs: dict) -> None:
         """Stop the runs still executing. One that has started stops at its next
         chunk through the store, as `hades control RUN stop` does (checkpoint,
-        status stopped, "interrupted"); a task not started yet is cancelled. What
-        is left after CANCEL_GRACE_S (inside a compilation or a long chunk) is
-        killed with Ray: it reads "process died" and resumes from its last
-        checkpoint. (Cancelling a running task raised KeyboardInterrupt inside JAX,
-        and once crashed Ray's driver, a task completing as it was cancelled.)"""
+        status stopped, "interrupted"); what is left after CANCEL_GRACE_S (inside
+        a compilation or a long chunk) is killed with Ray: it reads "process died"
+        and resumes from its last checkpoint. A task not started yet goes with the
+        local Ray instance when the command ends; on a cluster it is cancelled.
+        (Ray's `cancel` raises KeyboardInterrupt inside a running task, and a task
+        completing while it was cancelled crashed Ray's driver: `task_manager.cc
+        Check failed ... not pending`.)"""
         from engine.runs.control import send
 
+        started = []
         for ref in pending:
             rid = refs[ref]
             st = self.store.read_status(rid)
             if st.get("alive") and st.get("recorded_status") != "queued":
-                send(
-                    self.store.root / rid, "stop", sender="sweep", reason="interrupted"
-                )
-            else:
+                run_dir = self.store.resolve(rid)
+                send(run_dir, "stop", sender="sweep", reason="interrupted")
+                started.append(ref)
+            elif self.settings.address != "local":
                 ray.cancel(ref)
-        _, left = ray.wait(pending, num_returns=len(pending), timeout=CANCEL_GRACE_S)
-        for ref in left:
-            ray.cancel(ref, force=True)
+        if started:
+            _, left = ray.wait(
+                started, num_returns=len(started), timeout=CANCEL_GRACE_S
+            )
+            for ref in left:
+                ray.cancel(ref, force=True)
 
 
 def _result(ray, ref, retries: int) -> tuple[dict | None, str]:
