@@ -570,7 +570,9 @@ def test_studies_resume_a_killed_cli_study_in_the_browser(tmp_path, browser):
         assert status["status"] == "finished"
         # Open the study's runs in the Runs page: filtered and selected
         pw.get_by_text("Runs of this study (2)").first.click()
+        p.idle()  # a click during a rerun can be lost
         pw.get_by_role("button", name="Open in Runs").click()
+        p.idle()
         # Bounds, not timings: the Runs page's first render, next to the other
         # test worker's compute, once took over 30 s
         pw.get_by_text("2 of 2 runs").first.wait_for(timeout=120_000)
