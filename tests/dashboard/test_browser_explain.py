@@ -78,7 +78,9 @@ def _explain(p: Page, pw, source: str, name: str, compute: bool) -> None:
     tab.click()
     p.idle()
     if compute:
-        pw.get_by_role("button", name="Explain this dataset").click()
+        # A bound, not a timing: under `pytest -n 2` the tab's first render once
+        # took over 30 s
+        pw.get_by_role("button", name="Explain this dataset").click(timeout=120_000)
         # The progress bar shows while the background thread computes (or the
         # result, if the computation ended between two reruns)
         progress = pw.locator("[data-testid='stProgress']")
