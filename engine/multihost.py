@@ -103,9 +103,8 @@ def broadcast_with_flags(x, flag: bool) -> tuple[np.ndarray, list[bool]]:
         return x, [bool(flag)]
     from jax.experimental import multihost_utils
 
-    raw = x.reshape(-1).view(np.uint8)
-    if not is_leader():
-        raw = np.zeros_like(raw)
+    # The leader's raw bytes (zeros elsewhere, as in `broadcast`), then the flag
+    raw = x.reshape(-1).view(np.uint8) if is_leader() else np.zeros(x.nbytes, np.uint8)
     row = np.concatenate([raw, np.asarray([flag], np.uint8)])
     with peer_errors():
         rows = np.asarray(multihost_utils.process_allgather(row)).reshape(count(), -1)

@@ -159,7 +159,7 @@ def execute_sweep(store: RunStore, sweep, settings, args, t0: float) -> int:
     executor = Executor(store, settings, on_event, trackers=sweep.data.get("trackers"))
     try:
         if settings.uses_ray:
-            with _sigterm_interrupts():  # the driver cancels the Ray tasks
+            with _sigterm_interrupts():  # the driver stops the Ray tasks' runs
                 executor(todo)
         else:
             code = _execute_here(executor, todo)
