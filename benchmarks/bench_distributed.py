@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,19 +88,23 @@ def one_process(preset: str, gens: int, runs: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def two_processes(preset: str, gens: int, runs: Path) -> dict:
+def two_processes(preset: str, gens: int, runs: Path, share: bool = True) -> dict:
     port = _free_port()
     procs = []
     for pid in (0, 1):
-        cmd = _distill(preset, gens, runs) + [
-            "--distributed",
-            "--coordinator",
-            f"127.0.0.1:{port}",
-            "--num-processes",
-            "2",
-            "--process-id",
-            str(pid),
-        ]
+        cmd = (
+            _distill(preset, gens, runs)
+            + [
+                "--distributed",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(pid),
+            ]
+            + ([] if share else ["--no-share-cores"])
+        )
         procs.append(
             subprocess.Popen(
                 cmd,
@@ -123,6 +128,11 @@ def main(argv=None) -> int:
     ap.add_argument("configs", nargs="*", default=["bench-cartpole", "bench-hopper"])
     ap.add_argument("--gens", type=int, help="generations per run (default per config)")
     ap.add_argument("--repeats", type=int, default=1, help="A B pairs per config")
+    ap.add_argument(
+        "--no-share-cores",
+        action="store_true",
+        help="the two processes keep every core each (no core sharing)",
+    )
     args = ap.parse_args(argv)
     from engine import presets
 
@@ -135,7 +145,11 @@ def main(argv=None) -> int:
             for rep in range(args.repeats):
                 for label, fn, acc in (
                     ("1 process x 2 devices", one_process, single),
-                    ("2 processes x 1 device", two_processes, multi),
+                    (
+                        "2 processes x 1 device",
+                        partial(two_processes, share=not args.no_share_cores),
+                        multi,
+                    ),
                 ):
                     res = fn(name, gens, Path(tmp) / f"{name}-{label[0]}-{rep}")
                     spg, comp, n = _seconds_per_gen(res["run_dir"], chunk)
